@@ -1,0 +1,2 @@
+class ConfigError(ValueError):
+    """A configuration value, flag or name the user gave is not one that is accepted."""

@@ -1,0 +1,155 @@
+"""An optimizer x learning-rate x seed grid, one run directory per cell, N runs at a time.
+
+Layout: ``<logdir>/<dataset>-<model>/<optimizer>-lr<lr>-seed<seed>/`` (see course.experiment for
+what a run directory holds). A run whose ``result.json`` exists is done and skipped, so the same
+command started again after Ctrl-C or kill -9 finishes the sweep without redoing anything.
+
+With ``jobs > 1`` each run is its own Python process: Paddle's CPU kernels for these small
+models barely use a second thread, so two single-threaded processes on two cores train about
+twice as many images per second as one process does.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from course.config import RunConfig
+from course.errors import ConfigError
+from course.experiment import run_experiment
+from course.files import atomic_write_json, read_json
+from course.optimizers import canonical_optimizer, check_learning_rate
+from course.progress import progress_bar
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Sweep:
+    base: RunConfig                                   # settings shared by every run
+    optimizers: list = field(default_factory=lambda: ["sgd", "momentum", "adagrad", "rmsprop", "adam"])
+    lrs: list = field(default_factory=lambda: [0.1, 0.01, 0.001])
+    seeds: list = field(default_factory=lambda: [0])
+    logdir: str = "runs"                              # root of all sweeps
+
+    def __post_init__(self):
+        self.optimizers = [canonical_optimizer(o) for o in self.optimizers]
+        self.lrs = [check_learning_rate(lr) for lr in self.lrs]
+        if not (self.optimizers and self.lrs and self.seeds):
+            raise ConfigError("a sweep needs at least one optimizer, one learning rate and one seed")
+
+    @property
+    def root(self) -> Path:
+        return Path(self.logdir).expanduser() / self.base.group_name()
+
+    def runs(self) -> list[tuple[RunConfig, Path]]:
+        """Every (config, run directory) of the grid, in a stable order."""
+        cells = []
+        for opt in self.optimizers:
+            for lr in self.lrs:
+                for seed in self.seeds:
+                    config = self.base.replace(optimizer=opt, lr=lr, seed=int(seed))
+                    cells.append((config, self.root / config.run_name()))
+        return cells
+
+
+def threads_per_job(jobs: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(jobs, 1))
+
+
+def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True) -> list[dict]:
+    """Run every unfinished cell of ``sweep``; return the results of all cells, in grid order."""
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    cells = sweep.runs()
+    sweep.root.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(sweep.root / "sweep.json", {
+        "optimizers": sweep.optimizers, "lrs": sweep.lrs, "seeds": sweep.seeds,
+        "base": sweep.base.to_dict()})
+    todo = [(c, d) for c, d in cells if not (d / "result.json").exists()]
+    if len(todo) < len(cells):
+        print(f"{len(cells) - len(todo)} of {len(cells)} runs already done in {sweep.root}; "
+              f"running the other {len(todo)}")
+    bar = progress_bar(total=len(todo), desc="sweep", unit="run", enabled=progress)
+    if jobs == 1 or len(todo) <= 1:
+        for config, run_dir in todo:
+            print(f"[{config.run_name()}] training", flush=True)
+            result = run_experiment(config, run_dir, progress=progress)
+            print(f"[{config.run_name()}] {describe(result)}", flush=True)
+            bar.update(1)
+    else:
+        _run_in_processes(todo, jobs, bar)
+    bar.close()
+    return [read_json(d / "result.json") for _, d in cells]
+
+
+def describe(result: dict) -> str:
+    if result["diverged"]:
+        return f"diverged: {result['diverged_reason']}"
+    return (f"best val acc {result['best_val_acc']:.4f}, test acc {result['test_acc']:.4f}, "
+            f"{result['epochs_run']} epochs, {result['total_seconds']:.0f} s")
+
+
+def _die_with_parent():
+    """In the child: get SIGKILL when the sweep process dies, so kill -9 leaves no orphan runs."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _start(config: RunConfig, run_dir: Path, threads: int) -> subprocess.Popen:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "config.json", config.to_dict())
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               PADDLE_OPT_LAB_THREADS=str(threads),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    log = open(run_dir / "train.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "course.run_one", str(run_dir)], cwd=REPO_ROOT,
+                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+
+
+def _run_in_processes(todo, jobs: int, bar) -> None:
+    threads = threads_per_job(jobs)
+    pending, running, failures = list(todo), {}, []
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                config, run_dir = pending.pop(0)
+                print(f"[{config.run_name()}] training (log: {run_dir / 'train.log'})", flush=True)
+                running[_start(config, run_dir, threads)] = (config, run_dir)
+            time.sleep(0.2)
+            for proc in [p for p in running if p.poll() is not None]:
+                config, run_dir = running.pop(proc)
+                result = read_json(run_dir / "result.json")
+                if proc.returncode == 0 and result is not None:
+                    print(f"[{config.run_name()}] {describe(result)}", flush=True)
+                    bar.update(1)
+                    continue
+                tail = _last_line(run_dir / "train.log")
+                if proc.returncode == 2:   # a user error is the same for every run: stop the sweep
+                    raise ConfigError(tail.removeprefix("error: "))
+                failures.append(f"{config.run_name()}: exit {proc.returncode}: {tail}")
+                print(f"[{config.run_name()}] FAILED (exit {proc.returncode}): {tail}", flush=True)
+    finally:
+        for proc in running:
+            proc.terminate()
+        for proc in running:
+            proc.wait()
+    if failures:
+        raise RuntimeError(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "(no log)"
+    return lines[-1] if lines else "(empty log)"

@@ -1,0 +1,146 @@
+"""Parameter counts with Keras's semantics, FLOPs, and a one-paragraph summary.
+
+Keras's ``model.summary()`` splits parameters into trainable and
+non-trainable, and counts BatchNorm's moving mean and variance as
+non-trainable; the articles quote those numbers (VGG16 transfer: 14,805,485
+total, 90,457 trainable), so we count the same way. Counting reads the layer
+structure only (no forward pass), so it also works on a model built under
+``paddle.LazyGuard`` whose 134M parameters were never allocated.
+"""
+
+import contextlib
+import io
+import math
+
+import paddle
+
+
+def _numel(tensor):
+    return int(math.prod(tensor.shape))
+
+
+def count_parameters(model):
+    """Count a model's parameters the way Keras's summary does.
+
+    Returns:
+        dict with ``total``, ``trainable`` (parameters that receive gradients:
+        ``stop_gradient`` False) and ``non_trainable`` (frozen parameters plus
+        BatchNorm moving mean/variance, which Paddle keeps as non-trainable
+        parameters, and any other persistable buffers).
+    """
+    trainable = non_trainable = 0
+    seen = set()
+    for param in model.parameters():
+        if id(param) in seen:  # shared weights count once
+            continue
+        seen.add(id(param))
+        if param.stop_gradient:
+            non_trainable += _numel(param)
+        else:
+            trainable += _numel(param)
+    for _, buffer in model.named_buffers():
+        if id(buffer) not in seen and getattr(buffer, "persistable", False):
+            seen.add(id(buffer))
+            non_trainable += _numel(buffer)
+    return {"total": trainable + non_trainable, "trainable": trainable,
+            "non_trainable": non_trainable}
+
+
+def count_flops(model, input_shape):
+    """FLOPs of one forward pass on a [1, *input_shape] input, as ``paddle.flops`` counts them.
+
+    Paddle counts multiply-accumulates: a convolution costs
+    out_elements * (in_channels/groups * kernel_area + 1 if bias) and a Linear
+    in_features * out_elements (bias not counted); ReLU, max-pooling, dropout
+    and BatchNorm1D/2D count zero. In paddle 3.3.1 with numpy 2,
+    ``paddle.flops`` computes the total and then crashes while printing its
+    table (``int()`` of a shape-[1] tensor), so on failure we recount with
+    paddle's own per-layer rules. Returns None if that fails too.
+    """
+    input_shape = [1, *input_shape]
+    layers = [model, *model.sublayers()]
+    before = [(set(m._buffers), set(m._forward_post_hooks)) for m in layers]
+    training = model.training
+    # paddle.flops prints one line per layer type; keep the caller's output clean.
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            return int(paddle.flops(model, input_shape, print_detail=False))
+        except Exception:  # noqa: BLE001 - fall back below
+            pass
+        finally:
+            # paddle.flops cleans up only on success: drop its counting buffers
+            # and hooks so the model trains and saves as before.
+            _restore(layers, before)
+            model.train(training)
+        try:
+            return _flops_with_paddle_rules(model, input_shape)
+        except Exception:  # noqa: BLE001 - an estimate must never break a report
+            return None
+        finally:
+            _restore(layers, before)
+            model.train(training)
+
+
+def _restore(layers, before):
+    for layer, (buffers, hooks) in zip(layers, before):
+        for key in set(layer._buffers) - buffers:
+            del layer._buffers[key]
+        for key in set(layer._forward_post_hooks) - hooks:
+            del layer._forward_post_hooks[key]
+
+
+def _flops_with_paddle_rules(model, input_shape):
+    """paddle.flops's total without its table: paddle's count functions on each leaf layer."""
+    from paddle.hapi.dynamic_flops import register_hooks
+
+    counted = []
+    for layer in model.sublayers(include_self=True):
+        count = register_hooks.get(type(layer))
+        if count is None or list(layer.children()):
+            continue
+        layer.register_buffer("total_ops", paddle.zeros([1], dtype="int64"), persistable=False)
+        layer.register_forward_post_hook(count)
+        counted.append(layer)
+    model.eval()
+    with paddle.no_grad():
+        model(paddle.zeros(input_shape))
+    return sum(int(layer.total_ops.item()) for layer in counted)
+
+
+def summarize(model, input_shape):
+    """Parameter counts plus FLOPs for one [1, *input_shape] image.
+
+    Returns:
+        dict with ``total``, ``trainable``, ``non_trainable`` (see
+        :func:`count_parameters`) and ``flops`` (see :func:`count_flops`;
+        None when it could not be computed).
+    """
+    summary = count_parameters(model)
+    summary["flops"] = count_flops(model, tuple(input_shape))
+    return summary
+
+
+def _human(number):
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if number >= size:
+            return f"{number / size:.2f}{unit}"
+    return str(number)
+
+
+def format_summary(summary, name=None, input_shape=None):
+    """One paragraph of plain text describing a :func:`summarize` result.
+
+    Example: ``lenet on [1, 28, 28]: 20,350 parameters (20,350 trainable, 0
+    non-trainable); 2.38M FLOPs (multiply-accumulates) per image.``
+    """
+    subject = name or "model"
+    if input_shape is not None:
+        subject += f" on {list(input_shape)}"
+    text = (f"{subject}: {summary['total']:,} parameters ({summary['trainable']:,} trainable, "
+            f"{summary['non_trainable']:,} non-trainable)")
+    flops = summary.get("flops")
+    if flops is None:
+        text += "; FLOPs not available."
+    else:
+        text += f"; {_human(flops)} FLOPs (multiply-accumulates) per image."
+    return text

@@ -1,0 +1,142 @@
+"""A sweep end to end: run directories, VisualDL records, table, plots, restart after kill -9."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from visualdl import LogReader
+
+from course.config import RunConfig
+from course.report import write_report
+from course.sweep import Sweep, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
+SCRIPT = ROOT / "scripts" / "compare_optimizers.py"
+TAGS = {"train/loss", "train/acc", "val/loss", "val/acc", "lr"}
+
+
+def small(**changes):
+    base = dict(dataset=f"mnist:{FIXTURE}", model="mlp_relu", epochs=2, batch_size=32,
+                subset=1000, val_subset=300)
+    base.update(changes)
+    return RunConfig(**base)
+
+
+def cli(*args, **kwargs):
+    return subprocess.run([sys.executable, str(SCRIPT), "--dataset", f"mnist:{FIXTURE}", "--no-progress",
+                           *args], capture_output=True, text=True, cwd=ROOT, **kwargs)
+
+
+def test_sweep_writes_runs_visualdl_records_table_and_plots(tmp_path):
+    sweep = Sweep(small(), optimizers=["adam", "momentum"], lrs=[0.01, 50.0], logdir=str(tmp_path))
+    results = run_sweep(sweep, jobs=1, progress=False)
+
+    root = tmp_path / "mnist_mnist_small-mlp_relu"
+    names = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert names == ["adam-lr0.01-seed0", "adam-lr50-seed0", "momentum-lr0.01-seed0", "momentum-lr50-seed0"]
+    for run in names:
+        run_dir = root / run
+        for f in ("config.json", "metrics.json", "metrics.csv", "result.json"):
+            assert (run_dir / f).is_file(), f"{run}/{f} missing"
+        records = list((run_dir / "vdl").glob("vdlrecords.*.log"))
+        assert len(records) == 1
+        reader = LogReader(file_path=str(records[0]))
+        assert TAGS <= set(reader.get_tags()["scalar"])
+        assert "hparam" in reader.get_tags()["hyper_parameters"]
+        history = json.loads((run_dir / "metrics.json").read_text())
+        val_acc = [round(r.value, 5) for r in reader.get_data("scalar", "val/acc")]
+        assert val_acc == [round(h["val_acc"], 5) for h in history]
+
+    by_run = {r["run"]: r for r in results}
+    assert not by_run["adam-lr0.01-seed0"]["diverged"] and by_run["adam-lr0.01-seed0"]["best_val_acc"] > 0.8
+    assert by_run["momentum-lr50-seed0"]["diverged"]          # a rate of 50 blows up
+    assert by_run["momentum-lr50-seed0"]["epochs_run"] == 1   # and stops instead of running on
+
+    paths = write_report(root, sweep.optimizers)
+    table = paths["table_md"].read_text()
+    assert "| adam | 0.01 | 1 |" in table and "| momentum | 50 |" in table
+    rows = paths["table_csv"].read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("optimizer,lr,seeds,best_val_acc")
+    diverged_row = next(line for line in table.splitlines() if "| momentum | 50 |" in line)
+    assert diverged_row.rstrip(" |").endswith("yes")
+    for png in ("curves.png", "lr_sensitivity.png"):
+        with Image.open(root / png) as im:
+            assert im.format == "PNG" and im.width > 400 and im.height > 300
+
+
+def _wait_for(predicate, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sweep_killed_midway_then_restarted_completes_each_run_once(tmp_path):
+    args = ["--model", "mlp_relu", "--optimizers", "adam,momentum", "--lrs", "0.01,0.003",
+            "--epochs", "2", "--subset", "1000", "--val-subset", "300", "--logdir", str(tmp_path), "--jobs", "1"]
+    root = tmp_path / "mnist_mnist_small-mlp_relu"
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--dataset", f"mnist:{FIXTURE}", "--no-progress", *args],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert _wait_for(lambda: len(list(root.glob("*/result.json"))) >= 1), "first run never finished"
+        # Let the second run get going, then kill the sweep without warning.
+        _wait_for(lambda: len(list(root.glob("*/metrics.json"))) >= 2, timeout=30)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    finished = {p.parent.name: p.read_text() for p in root.glob("*/result.json")}
+    assert 1 <= len(finished) < 4
+
+    again = cli(*args, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(finished)} of 4 runs already done" in again.stdout
+    assert again.stdout.count("] training") == 4 - len(finished)
+    results = {p.parent.name: p.read_text() for p in root.glob("*/result.json")}
+    assert len(results) == 4
+    for name, text in finished.items():
+        assert results[name] == text            # finished runs were not trained again
+    assert not list(root.rglob("*.tmp")), "a temporary file was left behind"
+    for text in results.values():
+        result = json.loads(text)
+        history = json.loads((root / result["run"] / "metrics.json").read_text())
+        assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_parallel_jobs_run_in_separate_processes(tmp_path):
+    out = cli("--model", "mlp_relu", "--optimizers", "adam,rmsprop", "--lrs", "0.001", "--epochs", "1",
+              "--subset", "600", "--val-subset", "200", "--logdir", str(tmp_path), "--jobs", "2", timeout=600)
+    assert out.returncode == 0, out.stderr
+    root = tmp_path / "mnist_mnist_small-mlp_relu"
+    for run in ("adam-lr0.001-seed0", "rmsprop-lr0.001-seed0"):
+        assert (root / run / "result.json").is_file()
+        assert "best val acc" in (root / run / "train.log").read_text()
+    assert "VisualDL: visualdl --logdir" in out.stdout and "--host 127.0.0.1" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--optimizers", "sgd,adamm"], "unknown optimizer 'adamm'; choose from: sgd, momentum"),
+    (["--lrs", "0.1,0"], "learning rate must be > 0, got 0"),
+    (["--model", "resnet999"], "resnet999"),
+    (["--dataset", "mnist:/no/such/mnist.json.gz"], "/no/such/mnist.json.gz"),
+    (["--jobs", "0"], "--jobs must be >= 1"),
+])
+def test_user_mistakes_are_one_line_errors_with_exit_code_2(tmp_path, args, message):
+    out = cli("--logdir", str(tmp_path), "--epochs", "1", "--subset", "100", *args, timeout=300)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], out.stderr
+
+
+def test_help_shows_defaults():
+    out = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    text = " ".join(out.stdout.split())
+    assert "(default: 0.1,0.01,0.001)" in text and "(default: sgd,momentum,adagrad,rmsprop,adam)" in text
