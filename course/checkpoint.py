@@ -60,6 +60,10 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
 
     Restores the optimizer's accumulators and, when its rate is a plain float, the rate.
     Returns the ``extra`` dict saved with it ({} for a weights-only file).
+
+    Paddle keys optimizer state by generated names (``linear_0.w_0_moment1_0``) that count up
+    within a process; a new process gets the saved names back. To load into a second model in
+    the *same* process, build it and take its first step inside ``paddle.utils.unique_name.guard()``.
     """
     path = Path(path)
     if not path.exists():

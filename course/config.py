@@ -26,6 +26,8 @@ class RunConfig:
     pretrained: str = ""          # '' (random init), 'imagenet' or a path to a .pdparams file
     # --- how it is trained -------------------------------------------------------------------
     optimizer: str = "sgd"        # a name from course.optimizers.OPTIMIZERS
+    label: str = ""               # names a variant when runs differ in more than optimizer/lr/seed
+                                  # (e.g. 'plateau' for Adam + ReduceLROnPlateau); joins the run name
     lr: float = 0.01              # initial learning rate, > 0
     weight_decay: float = 0.0     # L2 regularisation coefficient (the course's 正则化), 0 = off
     schedule: str = "constant"    # a name from course.schedules.SCHEDULES
@@ -38,16 +40,20 @@ class RunConfig:
     # --- controls (issue: Keras-semantics callbacks), as 'key=value,...' specs; '' = off --------
     early_stop: str = ""          # e.g. 'monitor=val_acc,patience=2'
     reduce_lr: str = ""           # e.g. 'monitor=val_acc,factor=0.1,patience=1'
-    checkpoint: str = ""          # 'best' keeps the best epoch's weights as best.pdparams
+    checkpoint: str = ""          # 'best' keeps the best epoch's model + optimizer as best.pdckpt
     # --- where and how -------------------------------------------------------------------------
     device: str = "auto"          # 'auto' (GPU if Paddle has CUDA and one is present), 'cpu', 'gpu', 'gpu:N'
     data_cache: str = ""          # MNIST cache directory ('' = $PADDLE_OPT_LAB_DATA or the user cache)
     target_acc: float = 0.97      # the report's "epochs/seconds to reach" this validation accuracy
     num_workers: int = 0          # DataLoader worker processes for folder datasets
 
+    def arm(self) -> str:
+        """The optimizer as the report names it: 'adam', or 'adam+plateau' for a labelled variant."""
+        return f"{self.optimizer}+{self.label}" if self.label else self.optimizer
+
     def run_name(self) -> str:
         """The run directory's name, made of what varies in a sweep: 'sgd-lr0.01-seed0'."""
-        return f"{self.optimizer}-lr{self.lr:g}-seed{self.seed}"
+        return f"{self.arm()}-lr{self.lr:g}-seed{self.seed}"
 
     def group_name(self) -> str:
         """The sweep directory's name, '<dataset>-<model>', e.g. 'mnist-lenet'."""

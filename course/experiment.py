@@ -22,6 +22,7 @@ from course.device import use_device
 from course.errors import ConfigError
 from course.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
 from course.optimizers import build_optimizer
+from course.progress import hms
 from course.trainer import Trainer
 from course.vdl import VisualDLLogger
 
@@ -68,14 +69,14 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     from ``last.pdckpt``.
     """
     run_dir = Path(run_dir)
-    finished = read_json(run_dir / "result.json")
-    if finished is not None:
-        return finished
-    run_dir.mkdir(parents=True, exist_ok=True)
     saved = read_json(run_dir / "config.json")
     if saved is not None and saved != config.to_dict():
         raise ConfigError(f"{run_dir} holds a run with other settings (see its config.json); "
                           "use another --logdir or delete that directory")
+    finished = read_json(run_dir / "result.json")
+    if finished is not None:
+        return finished
+    run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / "config.json", config.to_dict())
 
     device = use_device(config.device)
@@ -91,6 +92,7 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     trainer.logger = logger
 
     def save_epoch(tr: Trainer) -> None:
+        print(f"[{config.run_name()}] {describe_epoch(tr.history[-1], config.epochs)}", flush=True)
         atomic_write_json(run_dir / "metrics.json", tr.history)
         atomic_write_csv(run_dir / "metrics.csv", tr.history, METRIC_COLUMNS)
         atomic_paddle_save(snapshot(tr, data.train), checkpoint)
@@ -101,6 +103,9 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
         test_loss, test_acc = trainer.evaluate(data.test) if data.test is not None else (None, None)
         test_seconds = time.perf_counter() - start
         result = summarize(config, trainer, test_loss, test_acc, test_seconds, device)
+        # The final weights (the best epoch's, if EarlyStopping restored them): what
+        # scripts/export_model.py exports.
+        atomic_paddle_save(trainer.model.state_dict(), run_dir / "model.pdparams")
         # Own tags for the HParams view: a point at step 0 on val/acc would bend every curve.
         logger.hparams(hparams(config), {"best/val_acc": result["best_val_acc"],
                                          "test/acc": test_acc, "test/loss": test_loss})
@@ -108,6 +113,14 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
         logger.close()
     atomic_write_json(run_dir / "result.json", result)
     return result
+
+
+def describe_epoch(logs: dict, epochs: int) -> str:
+    """One line per epoch, as the course prints its progress."""
+    val = ("" if logs.get("val_acc") is None else
+           f" | val loss {logs['val_loss']:.4f} acc {100 * logs['val_acc']:.2f}%")
+    return (f"epoch {logs['epoch']}/{epochs}: train loss {logs['train_loss']:.4f} "
+            f"acc {100 * logs['train_acc']:.2f}%{val} | lr {logs['lr']:.3g} | {hms(logs['epoch_seconds'])}")
 
 
 def snapshot(trainer: Trainer, train_data) -> dict:
@@ -129,7 +142,7 @@ def restore(trainer: Trainer, train_data, state: dict) -> None:
 
 
 def hparams(config: RunConfig) -> dict:
-    return {"optimizer": config.optimizer, "lr": config.lr, "seed": config.seed,
+    return {"optimizer": config.arm(), "lr": config.lr, "seed": config.seed,
             "model": config.model, "batch_size": config.batch_size,
             "weight_decay": config.weight_decay, "schedule": config.schedule}
 
@@ -146,7 +159,8 @@ def summarize(config, trainer, test_loss, test_acc, test_seconds, device) -> dic
             to_target = (h["epoch"], elapsed)
     last = history[-1] if history else {}
     return {
-        "run": config.run_name(), "optimizer": config.optimizer, "lr": config.lr, "seed": config.seed,
+        "run": config.run_name(), "arm": config.arm(), "optimizer": config.optimizer,
+        "label": config.label, "lr": config.lr, "seed": config.seed,
         "status": "diverged" if trainer.diverged else "done", "diverged": bool(trainer.diverged),
         "diverged_reason": trainer.diverged,
         "epochs_run": len(history), "epochs_planned": config.epochs,

@@ -48,7 +48,7 @@ def label(chinese: str, english: str) -> str:
     return f"{chinese} / {english}" if cjk_font() else english
 
 
-def _style():
+def style():
     font = cjk_font()
     rc = {"axes.unicode_minus": False, "figure.dpi": 100}
     if font:
@@ -57,7 +57,7 @@ def _style():
     return plt.rc_context(rc)
 
 
-def _save(fig, path) -> None:
+def save_figure(fig, path) -> None:
     import io
 
     buf = io.BytesIO()
@@ -93,11 +93,12 @@ def plot_curves(runs: list[dict], rows: list[dict], path, title: str) -> None:
     best = best_lr_per_optimizer(rows)
     panels = [("train_loss", label("训练损失", "train loss")), ("val_loss", label("验证损失", "validation loss")),
               ("train_acc", label("训练准确率", "train accuracy")), ("val_acc", label("验证准确率", "validation accuracy"))]
-    with _style():
+    with style():
         fig, axes = plt.subplots(2, 2, figsize=(11, 8))
         for ax, (key, name) in zip(axes.flat, panels):
             for opt, lr in best.items():
-                members = [r for r in runs if r["optimizer"] == opt and r["lr"] == lr and r["history"]]
+                members = [r for r in runs if r.get("arm", r["optimizer"]) == opt and r["lr"] == lr
+                           and r["history"]]
                 if not members:
                     continue
                 curve = _mean_curve(members, key)
@@ -114,13 +115,13 @@ def plot_curves(runs: list[dict], rows: list[dict], path, title: str) -> None:
         fig.suptitle(f"{title}: " + label("各优化器的学习曲线（最佳学习率，种子平均）",
                                           "learning curves, best rate per optimizer, mean over seeds"))
         fig.tight_layout()
-        _save(fig, path)
+        save_figure(fig, path)
 
 
 def plot_lr_sensitivity(rows: list[dict], path, title: str) -> None:
     """Final validation accuracy against learning rate (log axis), one line per optimizer;
     runs that diverged are marked with an x."""
-    with _style():
+    with style():
         fig, ax = plt.subplots(figsize=(8, 5.5))
         for opt in dict.fromkeys(r["optimizer"] for r in rows):
             mine = sorted((r for r in rows if r["optimizer"] == opt), key=lambda r: r["lr"])
@@ -138,4 +139,4 @@ def plot_lr_sensitivity(rows: list[dict], path, title: str) -> None:
         ax.grid(alpha=0.3, which="both")
         ax.legend()
         fig.tight_layout()
-        _save(fig, path)
+        save_figure(fig, path)

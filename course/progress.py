@@ -1,4 +1,5 @@
-"""A progress bar for long work that stays quiet where nobody is watching.
+"""Progress for long work: a bar that stays quiet where nobody is watching, and durations
+printed as the articles print training time.
 
 tqdm draws the bar; when output is not a terminal (CI, a sweep's per-run log file) the bar is
 replaced by nothing, so logs hold results rather than thousands of redraws.
@@ -39,3 +40,14 @@ def progress_bar(total=None, desc="", unit="batch", enabled=True):
     if not enabled or not sys.stderr.isatty():
         return _NoBar()
     return _Bar(total, desc, unit)
+
+
+def hms(seconds) -> str:
+    """Seconds as '1h 02m 03s', '2m 05s' or '7.4s'; None as '—'."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"

@@ -75,6 +75,11 @@ class ReduceLROnPlateau(MonitorCallback):
         return self.cooldown_counter > 0
 
     def on_train_begin(self, trainer):
+        scheduler = getattr(trainer, "scheduler", None)
+        if scheduler is not None:
+            # Fail now rather than at the first plateau, maybe hours into the run.
+            raise ConfigError(f"ReduceLROnPlateau sets the rate itself, but a schedule "
+                              f"({type(scheduler).__name__}) drives it; use schedule 'constant'")
         if not self._restored_state:
             self._reset()
             self.lr_changes = []

@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from course.files import atomic_write_csv, atomic_write_text, read_json
+from course.progress import hms
 
 TABLE_COLUMNS = ["optimizer", "lr", "seeds", "best_val_acc", "best_val_acc_std", "final_val_acc",
                  "test_acc",
@@ -40,7 +41,7 @@ def summarize_groups(runs: list[dict], optimizer_order=None) -> list[dict]:
     """One row per (optimizer, learning rate), averaged over seeds."""
     groups = defaultdict(list)
     for run in runs:
-        groups[(run["optimizer"], run["lr"])].append(run)
+        groups[(run.get("arm", run["optimizer"]), run["lr"])].append(run)
     order = {name: i for i, name in enumerate(optimizer_order or [])}
     rows = []
     for (opt, lr), members in sorted(groups.items(),
@@ -62,17 +63,6 @@ def summarize_groups(runs: list[dict], optimizer_order=None) -> list[dict]:
             "target_acc": members[0]["target_acc"],
         })
     return rows
-
-
-def hms(seconds) -> str:
-    """Seconds as the articles print training time: '1h 02m 03s', '2m 05s', '7.4s'."""
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
 
 
 def _pct(value):

@@ -23,13 +23,20 @@ from course.errors import ConfigError
 from course.experiment import run_experiment
 from course.files import atomic_write_json, read_json
 from course.optimizers import canonical_optimizer, check_learning_rate
-from course.progress import progress_bar
+from course.progress import hms, progress_bar
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
 class Sweep:
+    """The grid: every arm x every learning rate x every seed.
+
+    An arm is an optimizer name, or a dict of RunConfig overrides with an ``optimizer`` and a
+    ``label`` when one optimizer appears with different controls (the gym-equipment article's
+    "Adam + ReduceLROnPlateau" beside plain AdaGrad, RMSProp, ...):
+    ``{"optimizer": "adam", "label": "plateau", "reduce_lr": "monitor=val_loss,factor=0.2"}``.
+    """
     base: RunConfig                                   # settings shared by every run
     optimizers: list = field(default_factory=lambda: ["sgd", "momentum", "adagrad", "rmsprop", "adam"])
     lrs: list = field(default_factory=lambda: [0.1, 0.01, 0.001])
@@ -37,10 +44,14 @@ class Sweep:
     logdir: str = "runs"                              # root of all sweeps
 
     def __post_init__(self):
-        self.optimizers = [canonical_optimizer(o) for o in self.optimizers]
+        self.arms = [_arm(a) for a in self.optimizers]
         self.lrs = [check_learning_rate(lr) for lr in self.lrs]
-        if not (self.optimizers and self.lrs and self.seeds):
+        if not (self.arms and self.lrs and self.seeds):
             raise ConfigError("a sweep needs at least one optimizer, one learning rate and one seed")
+        names = [self.base.replace(**arm).arm() for arm in self.arms]
+        if len(set(names)) < len(names):
+            raise ConfigError(f"optimizers repeat in the sweep ({', '.join(names)}); give variants a label")
+        self.optimizers = names                       # the report's order and names
 
     @property
     def root(self) -> Path:
@@ -49,12 +60,20 @@ class Sweep:
     def runs(self) -> list[tuple[RunConfig, Path]]:
         """Every (config, run directory) of the grid, in a stable order."""
         cells = []
-        for opt in self.optimizers:
+        for arm in self.arms:
             for lr in self.lrs:
                 for seed in self.seeds:
-                    config = self.base.replace(optimizer=opt, lr=lr, seed=int(seed))
+                    config = self.base.replace(**arm, lr=lr, seed=int(seed))
                     cells.append((config, self.root / config.run_name()))
         return cells
+
+
+def _arm(spec) -> dict:
+    arm = {"optimizer": spec} if isinstance(spec, str) else dict(spec)
+    if "optimizer" not in arm:
+        raise ConfigError(f"sweep arm {spec!r} names no optimizer")
+    arm["optimizer"] = canonical_optimizer(arm["optimizer"])
+    return arm
 
 
 def threads_per_job(jobs: int) -> int:
@@ -68,7 +87,7 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True) -> list[dict]:
     cells = sweep.runs()
     sweep.root.mkdir(parents=True, exist_ok=True)
     atomic_write_json(sweep.root / "sweep.json", {
-        "optimizers": sweep.optimizers, "lrs": sweep.lrs, "seeds": sweep.seeds,
+        "arms": sweep.arms, "lrs": sweep.lrs, "seeds": sweep.seeds,
         "base": sweep.base.to_dict()})
     todo = [(c, d) for c, d in cells if not (d / "result.json").exists()]
     if len(todo) < len(cells):
@@ -91,7 +110,7 @@ def describe(result: dict) -> str:
     if result["diverged"]:
         return f"diverged: {result['diverged_reason']}"
     return (f"best val acc {result['best_val_acc']:.4f}, test acc {result['test_acc']:.4f}, "
-            f"{result['epochs_run']} epochs, {result['total_seconds']:.0f} s")
+            f"{result['epochs_run']} epochs, {hms(result['total_seconds'])}")
 
 
 def _die_with_parent():

@@ -185,7 +185,10 @@ class Trainer:
     def state_dict(self) -> dict:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "history": list(self.history), "global_step": self.global_step,
-                 "stop_training": self.stop_training, "diverged": self.diverged}
+                 "stop_training": self.stop_training, "diverged": self.diverged,
+                 # Paddle's optimizer state leaves out a plain-float rate, which
+                 # ReduceLROnPlateau may have lowered.
+                 "lr": self.get_lr()}
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
         return state
@@ -195,6 +198,8 @@ class Trainer:
         self.optimizer.set_state_dict(state["optimizer"])
         if self.scheduler is not None and "scheduler" in state:
             self.scheduler.set_state_dict(state["scheduler"])
+        elif self.scheduler is None and "lr" in state:
+            self.set_lr(state["lr"])
         self.history = list(state["history"])
         self.global_step = int(state["global_step"])
         self.stop_training = bool(state["stop_training"])

@@ -88,11 +88,11 @@ def prepare_mnist(path=None, cache_dir=None, force=False, write_json=True, progr
         remove_stale_temps(cache)
         if course_json.is_file() and not force:
             # e.g. the course's own file copied here: convert it instead of downloading.
-            splits = _read_json(course_json, progress)
+            splits, source = _read_json(course_json, progress), course_json
         else:
             from data.mnist_fetch import fetch_mnist
-            splits = fetch_mnist(cache, progress)
-        write_fast_cache(splits, fast, source=course_json if course_json.is_file() else "download")
+            splits, source = fetch_mnist(cache, progress), "download"
+        write_fast_cache(splits, fast, source=source)
         built = True
     if write_json and (force or not course_json.is_file()):
         from data.mnist_json import write_mnist_json
@@ -104,7 +104,8 @@ def prepare_mnist(path=None, cache_dir=None, force=False, write_json=True, progr
 
 def _prepare_user_json(path, cache, force, progress, started):
     if not path.is_file():
-        raise DataError(f"{path}: no such file (expected the course's gzip-JSON mnist.json.gz)")
+        problem = "is a directory" if path.is_dir() else "no such file"
+        raise DataError(f"{path}: {problem} (expected the course's gzip-JSON mnist.json.gz)")
     fast = user_cache_path(path, cache)
     if fast.is_file() and not force:
         return PreparedMnist(fast, path, read_splits_npz(fast), False,

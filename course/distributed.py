@@ -1,0 +1,311 @@
+"""Data-parallel training on several processes (the course's chapter 6, 多卡并行训练).
+
+Start one process per device with Paddle's launcher; every process runs the same script::
+
+    python -m paddle.distributed.launch --nproc_per_node 2 scripts/train_distributed.py   # CPU (gloo)
+    python -m paddle.distributed.launch --gpus 0,1 scripts/train_distributed.py           # 2 GPUs (NCCL)
+
+Each process (a *rank*) builds the same model from the same seed, wraps it in
+``paddle.DataParallel`` and trains on its own shard of every batch. ``loss.backward()`` then
+averages the gradients over all ranks (an all-reduce), so every rank takes the same optimizer step
+and the weights stay identical everywhere. ``batch_size`` stays "images per optimizer step": with
+2 processes each one computes 32 of a 64-image batch, and the run follows the single-process run's
+curve up to floating-point rounding (no dropout) -- the shards of one step together are exactly
+the single-process batch.
+
+Only rank 0 writes anything (config, metrics, VisualDL, checkpoints, result); the epoch metrics
+every rank logs are summed over all ranks first, so they describe the whole data, and every rank
+takes the same early-stopping / learning-rate decisions.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import paddle
+
+from course.config import RunConfig
+from course.datasets import ArrayLoader, DataBundle, load_dataset
+from course.errors import ConfigError
+from course.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
+from course.trainer import Trainer
+
+
+# --- who am I --------------------------------------------------------------------------------------
+def world() -> tuple[int, int]:
+    """(rank, world_size) from the launcher's environment; (0, 1) in a plain ``python`` run.
+
+    ``paddle.distributed.launch`` sets ``PADDLE_TRAINER_ID`` and ``PADDLE_TRAINERS_NUM`` in every
+    process it starts. Read here (not from ``paddle.distributed.get_rank()``) so the answer is
+    known before, and without, ``init_parallel_env``.
+    """
+    try:
+        rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
+        size = int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))
+    except ValueError:
+        raise ConfigError("PADDLE_TRAINER_ID / PADDLE_TRAINERS_NUM must be integers, got "
+                          f"{os.environ.get('PADDLE_TRAINER_ID')!r} / "
+                          f"{os.environ.get('PADDLE_TRAINERS_NUM')!r}") from None
+    if size < 1 or not 0 <= rank < size:
+        raise ConfigError(f"rank {rank} does not fit world size {size} "
+                          "(PADDLE_TRAINER_ID / PADDLE_TRAINERS_NUM)")
+    return rank, size
+
+
+def is_main_process() -> bool:
+    """True on rank 0, the only process that writes files and prints progress."""
+    return world()[0] == 0
+
+
+def init_distributed(device: str) -> tuple[int, int]:
+    """Join the process group (gloo on CPU, NCCL on GPU) when launched with several processes.
+
+    ``device`` is what ``course.device.resolve_device`` chose; on GPUs each rank takes the card the
+    launcher gave it (``--gpus 0,1``: rank 0 -> the first, rank 1 -> the second). Returns
+    (rank, world_size); with one process nothing is initialised and nothing is needed.
+    """
+    rank, size = world()
+    if device.startswith("gpu") and size > 1:
+        device = f"gpu:{paddle.distributed.ParallelEnv().device_id}"
+    paddle.set_device(device)
+    if size > 1:
+        paddle.distributed.init_parallel_env()
+    return rank, size
+
+
+def all_reduce_sum(values, world_size: int) -> list[float]:
+    """Sum a few Python floats over all ranks (float64, so counts stay exact)."""
+    if world_size == 1:
+        return [float(v) for v in values]
+    tensor = paddle.to_tensor(np.asarray(values, dtype="float64"))
+    paddle.distributed.all_reduce(tensor)
+    return [float(v) for v in tensor.numpy()]
+
+
+# --- each rank's share of the data -----------------------------------------------------------------
+def shard_indices(order, rank: int, world_size: int, pad: bool = True) -> np.ndarray:
+    """Rank ``rank``'s share of ``order``: positions rank, rank + W, rank + 2W, ...
+
+    Like ``paddle.io.DistributedBatchSampler``: with ``pad`` the order is first extended with its
+    own first elements to a multiple of W, so every rank gets the same number of samples -- a rank
+    with one batch fewer would leave the others waiting in the gradient all-reduce forever.
+    Without ``pad`` (evaluation) the shards are disjoint and cover ``order`` exactly.
+    """
+    order = np.asarray(order)
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ConfigError(f"rank {rank} does not fit world size {world_size}")
+    if pad and len(order) % world_size:
+        extra = world_size - len(order) % world_size
+        order = np.concatenate([order, np.resize(order, extra)])
+    return order[rank::world_size]
+
+
+class ShardedArrayLoader(ArrayLoader):
+    """An ``ArrayLoader`` that yields only this rank's part of every batch.
+
+    All ranks draw the same permutation (same seed, same generator state), take every W-th image
+    of it starting at their rank, and cut that into batches of ``batch_size // W``: batch k of
+    rank r is exactly the r-th stride of the single-process batch k. The generator state is saved
+    and restored like the plain loader's, so a resumed run continues with the same order.
+
+    Args:
+        loader: the single-process ``ArrayLoader`` (its arrays, batch size, shuffling and seed).
+        rank, world_size: this process and the number of processes.
+        pad: give every rank the same number of samples (training); False for evaluation.
+    """
+
+    def __init__(self, loader: ArrayLoader, rank: int, world_size: int, pad: bool = True):
+        if loader.batch_size % world_size:
+            raise ConfigError(f"batch size {loader.batch_size} must be divisible by the number of "
+                              f"processes ({world_size}): each one computes an equal share of it")
+        self.__dict__.update(loader.__dict__)   # same arrays, same generator (shared, not copied)
+        self.rank, self.world_size, self.pad = rank, world_size, pad
+        self.global_batch_size = loader.batch_size
+        self.batch_size = loader.batch_size // world_size
+
+    @property
+    def num_samples(self) -> int:
+        """Images this rank sees per epoch."""
+        return len(shard_indices(np.arange(len(self.images)), self.rank, self.world_size, self.pad))
+
+    def __len__(self):
+        return -(-self.num_samples // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.images)
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        mine = shard_indices(order, self.rank, self.world_size, self.pad)
+        for start in range(0, len(mine), self.batch_size):
+            sel = np.sort(mine[start:start + self.batch_size])   # sorted: faster gather, same batch
+            x = np.ascontiguousarray(self.images[sel], dtype="float32")
+            yield x.reshape((-1, *self.image_shape)), self.labels[sel]
+
+
+def shard_data(data: DataBundle, rank: int, world_size: int) -> DataBundle:
+    """This rank's view of ``data``: sharded train batches, sharded validation and test.
+
+    MNIST's ``ArrayLoader`` is sharded as above; a ``paddle.io.DataLoader`` (image folders) is
+    rebuilt on a ``paddle.io.DistributedBatchSampler``.
+    """
+    if world_size == 1:
+        return data
+
+    def shard(loader, train: bool):
+        if loader is None:
+            return None
+        if isinstance(loader, ArrayLoader):
+            return ShardedArrayLoader(loader, rank, world_size, pad=train)
+        if isinstance(loader, paddle.io.DataLoader):
+            return _distributed_dataloader(loader, rank, world_size, train)
+        raise ConfigError(f"cannot shard a {type(loader).__name__} over processes")
+
+    return DataBundle(train=shard(data.train, True), val=shard(data.val, False),
+                      test=shard(data.test, False), num_classes=data.num_classes,
+                      input_shape=data.input_shape, classes=data.classes)
+
+
+class _EpochedLoader:
+    """A DataLoader on a DistributedBatchSampler that reshuffles each epoch (``set_epoch``)."""
+
+    def __init__(self, loader, sampler):
+        self.loader, self.sampler, self.epoch = loader, sampler, 0
+        self.num_samples = sampler.num_samples
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        self.sampler.set_epoch(self.epoch)   # same seed + epoch on every rank: one permutation
+        self.epoch += 1
+        return iter(self.loader)
+
+
+def _distributed_dataloader(loader, rank, world_size, train):
+    batch_size = loader.batch_sampler.batch_size
+    if batch_size % world_size:
+        raise ConfigError(f"batch size {batch_size} must be divisible by the number of processes "
+                          f"({world_size})")
+    # Evaluation is also padded here (the sampler always pads); at most W-1 images count twice.
+    sampler = paddle.io.DistributedBatchSampler(
+        loader.dataset, batch_size=batch_size // world_size, num_replicas=world_size, rank=rank,
+        shuffle=train, drop_last=False)
+    rebuilt = paddle.io.DataLoader(loader.dataset, batch_sampler=sampler,
+                                   num_workers=loader.num_workers)
+    return _EpochedLoader(rebuilt, sampler)
+
+
+# --- the trainer, with metrics over all ranks ------------------------------------------------------
+class DistributedTrainer(Trainer):
+    """A ``Trainer`` whose epoch metrics are summed over all ranks before anyone sees them.
+
+    The training step itself is the plain Trainer's: ``model`` is a ``paddle.DataParallel``, whose
+    ``backward`` averages the gradients. What changes is bookkeeping: a rank's own loss and
+    accuracy cover only its shard, so they are all-reduced (weighted by samples) and every rank
+    logs, checks divergence and runs its callbacks on the same numbers.
+    """
+
+    world_size = 1
+
+    @classmethod
+    def adopt(cls, trainer: Trainer, world_size: int) -> "DistributedTrainer":
+        """The trainer ``build_training`` made, with distributed bookkeeping."""
+        new = cls.__new__(cls)
+        new.__dict__.update(trainer.__dict__)
+        new.world_size = world_size
+        return new
+
+    def train_epoch(self, batches, epoch: int = 0):
+        # The plain loop stops at the first NaN loss. A rank leaving its loop alone would leave the
+        # others blocked in the next all-reduce, so here the whole epoch runs and the all-reduced
+        # (NaN) train loss marks the run diverged on every rank at once.
+        check, self.check_divergence = self.check_divergence, False
+        try:
+            loss, acc = super().train_epoch(batches, epoch)
+        finally:
+            self.check_divergence = check
+        return self._global(loss, acc, batches)
+
+    def evaluate(self, batches):
+        loss, acc = super().evaluate(batches)
+        return self._global(loss, acc, batches)
+
+    def _global(self, loss, acc, batches):
+        if self.world_size == 1:
+            return loss, acc
+        n = getattr(batches, "num_samples", 1)
+        loss_sum, correct, seen = all_reduce_sum([loss * n, acc * n, n], self.world_size)
+        return loss_sum / max(seen, 1), correct / max(seen, 1)
+
+
+# --- one run -----------------------------------------------------------------------------------------
+def run_distributed(config: RunConfig, run_dir, progress: bool = True, log_visualdl: bool = True) -> dict:
+    """``course.experiment.run_experiment`` on every launched process; only rank 0 writes.
+
+    Every rank trains and returns the same result dict; rank 0 alone creates ``run_dir`` and
+    writes config.json, metrics.json/csv, vdl/, last.pdckpt, model.pdparams and result.json (plus
+    best.pdparams with ``checkpoint='best'``). A restarted run continues from last.pdckpt with the
+    same number of processes; run with one process (plain ``python``) it is an ordinary run.
+    """
+    from course.checkpoint import ModelCheckpoint
+    from course.device import resolve_device
+    from course.experiment import CHECKPOINT, METRIC_COLUMNS, build_training, hparams, restore, snapshot, summarize
+    from course.vdl import VisualDLLogger
+
+    run_dir = Path(run_dir)
+    rank, size = world()
+    main = rank == 0
+    # Every rank reads and checks, so a bad run directory stops all of them at once (a rank that
+    # raised alone would leave the others waiting in an all-reduce until gloo's timeout).
+    finished = read_json(run_dir / "result.json")
+    if finished is not None:
+        return finished
+    saved = read_json(run_dir / "config.json")
+    if saved is not None and saved != config.to_dict():
+        raise ConfigError(f"{run_dir} holds a run with other settings (see its config.json); "
+                          "use another --logdir or delete that directory")
+    device = resolve_device(config.device)
+    rank, size = init_distributed(device)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "config.json", config.to_dict())
+
+    data = shard_data(load_dataset(config, progress=progress and main), rank, size)
+    trainer = build_training(config, data.num_classes, data.input_shape, len(data.train),
+                             run_dir if main else None, progress and main)
+    if not main:   # a checkpoint callback without a run_dir would write into the working directory
+        trainer.callbacks = [cb for cb in trainer.callbacks if not isinstance(cb, ModelCheckpoint)]
+    net = trainer.model
+    if size > 1:
+        trainer.model = paddle.DataParallel(net)   # backward() now averages gradients over ranks
+    trainer = DistributedTrainer.adopt(trainer, size)
+    checkpoint = run_dir / CHECKPOINT
+    if checkpoint.exists():
+        restore(trainer, data.train, paddle.load(str(checkpoint)))
+
+    logger = VisualDLLogger(run_dir / "vdl" if log_visualdl and main else None)
+    logger.replay(trainer.history)
+    trainer.logger = logger
+
+    def save_epoch(tr: Trainer) -> None:
+        if main:
+            atomic_write_json(run_dir / "metrics.json", tr.history)
+            atomic_write_csv(run_dir / "metrics.csv", tr.history, METRIC_COLUMNS)
+            atomic_paddle_save(snapshot(tr, data.train), checkpoint)
+
+    try:
+        trainer.fit(data.train, data.val, config.epochs, on_epoch_saved=save_epoch)
+        start = time.perf_counter()
+        test_loss, test_acc = trainer.evaluate(data.test) if data.test is not None else (None, None)
+        result = summarize(config, trainer, test_loss, test_acc, time.perf_counter() - start, device)
+        result.update(world_size=size, batch_per_process=config.batch_size // size)
+        if main:
+            atomic_paddle_save(net.state_dict(), run_dir / "model.pdparams")
+            logger.hparams(hparams(config), {"best/val_acc": result["best_val_acc"],
+                                             "test/acc": test_acc, "test/loss": test_loss})
+    finally:
+        logger.close()
+    if main:
+        atomic_write_json(run_dir / "result.json", result)
+    return result

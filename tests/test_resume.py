@@ -1,0 +1,62 @@
+"""A run interrupted after epoch k and resumed ends exactly as the run that was never stopped."""
+import json
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+from course.config import RunConfig
+from course.experiment import run_experiment
+from course.trainer import Trainer
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mnist_small.npz"
+
+
+def interrupt_after_epochs(monkeypatch, k):
+    """Make Trainer.fit raise KeyboardInterrupt right after epoch k was saved, like Ctrl-C."""
+    original = Trainer.fit
+
+    def fit(self, train, val, epochs, on_epoch_saved=None):
+        def saved(trainer):
+            on_epoch_saved(trainer)
+            if len(trainer.history) == k:
+                raise KeyboardInterrupt
+        return original(self, train, val, epochs, on_epoch_saved=saved)
+
+    monkeypatch.setattr(Trainer, "fit", fit)
+
+
+def metrics(run_dir):
+    history = json.loads((run_dir / "metrics.json").read_text())
+    return [{k: v for k, v in h.items() if k != "epoch_seconds"} for h in history]
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, k):
+    # Dropout (mlp_keras), Adam moments, a shuffled loader and ReduceLROnPlateau's counters and
+    # lowered rate must all survive the interruption for the results to match bit for bit.
+    config = RunConfig(dataset=f"mnist:{FIXTURE}", model="mlp_keras", optimizer="adam", lr=0.01,
+                       epochs=4, batch_size=64, subset=640, val_subset=200, seed=7,
+                       reduce_lr="monitor=val_loss,factor=0.5,patience=0,min_delta=10")
+    whole = run_experiment(config, tmp_path / "whole", progress=False)
+
+    with monkeypatch.context() as m:
+        interrupt_after_epochs(m, k)
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(config, tmp_path / "cut", progress=False)
+    assert not (tmp_path / "cut" / "result.json").exists()
+    assert len(json.loads((tmp_path / "cut" / "metrics.json").read_text())) == k
+
+    resumed = run_experiment(config, tmp_path / "cut", progress=False)
+    assert metrics(tmp_path / "cut") == metrics(tmp_path / "whole")
+    lrs = [h["lr"] for h in metrics(tmp_path / "whole")]
+    # Epoch 1 sets the best value; from epoch 2 on nothing improves by min_delta=10, so with
+    # patience 0 the rate is halved at the end of epochs 2 and 3 (Keras's rule).
+    assert lrs == [0.01, 0.01, 0.005, 0.0025]
+    a = paddle.load(str(tmp_path / "whole" / "model.pdparams"))
+    b = paddle.load(str(tmp_path / "cut" / "model.pdparams"))
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(np.asarray(a[name]), np.asarray(b[name]))
+    assert resumed["test_acc"] == whole["test_acc"] and resumed["test_loss"] == whole["test_loss"]
