@@ -20,16 +20,13 @@ takes the same early-stopping / learning-rate decisions.
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 
 import numpy as np
 import paddle
 
 from course.config import RunConfig
-from course.datasets import ArrayLoader, DataBundle, load_dataset
+from course.datasets import ArrayLoader, DataBundle
 from course.errors import ConfigError
-from course.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
 from course.trainer import Trainer
 
 
@@ -240,72 +237,48 @@ class DistributedTrainer(Trainer):
 
 
 # --- one run -----------------------------------------------------------------------------------------
+class DataParallel:
+    """The placement of a launched multi-process run (see ``course.experiment.SingleProcess``).
+
+    Every rank trains on its shard of each batch; only rank 0 writes config.json, metrics,
+    vdl/, last.pdckpt, model.pdparams and result.json (and best.pdckpt with ``checkpoint='best'``).
+    """
+
+    def __init__(self):
+        self.rank, self.size = world()
+        self.writes = self.rank == 0
+
+    def start(self, device_name: str) -> str:
+        from course.device import resolve_device
+
+        device = resolve_device(device_name)
+        self.rank, self.size = init_distributed(device)
+        return device
+
+    def prepare(self, data: DataBundle) -> DataBundle:
+        return shard_data(data, self.rank, self.size)
+
+    def adopt(self, trainer: Trainer) -> Trainer:
+        from course.checkpoint import ModelCheckpoint
+
+        if not self.writes:  # a checkpoint callback without a run_dir would write into the cwd
+            trainer.callbacks = [cb for cb in trainer.callbacks if not isinstance(cb, ModelCheckpoint)]
+        if self.size > 1:
+            trainer.model = paddle.DataParallel(trainer.model)  # backward() averages gradients
+        return DistributedTrainer.adopt(trainer, self.size)
+
+    def describe(self, result: dict) -> dict:
+        result.update(world_size=self.size, batch_per_process=result["batch_size"] // self.size)
+        return result
+
+
 def run_distributed(config: RunConfig, run_dir, progress: bool = True, log_visualdl: bool = True) -> dict:
     """``course.experiment.run_experiment`` on every launched process; only rank 0 writes.
 
-    Every rank trains and returns the same result dict; rank 0 alone creates ``run_dir`` and
-    writes config.json, metrics.json/csv, vdl/, last.pdckpt, model.pdparams and result.json (plus
-    best.pdparams with ``checkpoint='best'``). A restarted run continues from last.pdckpt with the
-    same number of processes; run with one process (plain ``python``) it is an ordinary run.
+    Every rank trains and returns the same result dict. A restarted run continues from
+    last.pdckpt with the same number of processes; run with one process (plain ``python``) it
+    is an ordinary run.
     """
-    from course.checkpoint import ModelCheckpoint
-    from course.device import resolve_device
-    from course.experiment import CHECKPOINT, METRIC_COLUMNS, build_training, hparams, restore, snapshot, summarize
-    from course.vdl import VisualDLLogger
+    from course.experiment import run_experiment
 
-    run_dir = Path(run_dir)
-    rank, size = world()
-    main = rank == 0
-    # Every rank reads and checks, so a bad run directory stops all of them at once (a rank that
-    # raised alone would leave the others waiting in an all-reduce until gloo's timeout).
-    finished = read_json(run_dir / "result.json")
-    if finished is not None:
-        return finished
-    saved = read_json(run_dir / "config.json")
-    if saved is not None and saved != config.to_dict():
-        raise ConfigError(f"{run_dir} holds a run with other settings (see its config.json); "
-                          "use another --logdir or delete that directory")
-    device = resolve_device(config.device)
-    rank, size = init_distributed(device)
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(run_dir / "config.json", config.to_dict())
-
-    data = shard_data(load_dataset(config, progress=progress and main), rank, size)
-    trainer = build_training(config, data.num_classes, data.input_shape, len(data.train),
-                             run_dir if main else None, progress and main)
-    if not main:   # a checkpoint callback without a run_dir would write into the working directory
-        trainer.callbacks = [cb for cb in trainer.callbacks if not isinstance(cb, ModelCheckpoint)]
-    net = trainer.model
-    if size > 1:
-        trainer.model = paddle.DataParallel(net)   # backward() now averages gradients over ranks
-    trainer = DistributedTrainer.adopt(trainer, size)
-    checkpoint = run_dir / CHECKPOINT
-    if checkpoint.exists():
-        restore(trainer, data.train, paddle.load(str(checkpoint)))
-
-    logger = VisualDLLogger(run_dir / "vdl" if log_visualdl and main else None)
-    logger.replay(trainer.history)
-    trainer.logger = logger
-
-    def save_epoch(tr: Trainer) -> None:
-        if main:
-            atomic_write_json(run_dir / "metrics.json", tr.history)
-            atomic_write_csv(run_dir / "metrics.csv", tr.history, METRIC_COLUMNS)
-            atomic_paddle_save(snapshot(tr, data.train), checkpoint)
-
-    try:
-        trainer.fit(data.train, data.val, config.epochs, on_epoch_saved=save_epoch)
-        start = time.perf_counter()
-        test_loss, test_acc = trainer.evaluate(data.test) if data.test is not None else (None, None)
-        result = summarize(config, trainer, test_loss, test_acc, time.perf_counter() - start, device)
-        result.update(world_size=size, batch_per_process=config.batch_size // size)
-        if main:
-            atomic_paddle_save(net.state_dict(), run_dir / "model.pdparams")
-            logger.hparams(hparams(config), {"best/val_acc": result["best_val_acc"],
-                                             "test/acc": test_acc, "test/loss": test_loss})
-    finally:
-        logger.close()
-    if main:
-        atomic_write_json(run_dir / "result.json", result)
-    return result
+    return run_experiment(config, run_dir, progress, log_visualdl, placement=DataParallel())

@@ -62,12 +62,36 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
                    run_dir=run_dir, seed=config.seed, names=names)
 
 
-def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visualdl: bool = True) -> dict:
+class SingleProcess:
+    """Where a run computes and who writes its files: by default one process that writes all.
+
+    ``course.distributed.DataParallel`` replaces it for multi-process runs: every rank trains on
+    its shard, and only rank 0 writes.
+    """
+    writes = True
+
+    def start(self, device: str) -> str:
+        return use_device(device)
+
+    def prepare(self, data):
+        return data
+
+    def adopt(self, trainer: Trainer) -> Trainer:
+        return trainer
+
+    def describe(self, result: dict) -> dict:
+        return result
+
+
+def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visualdl: bool = True,
+                   placement=None) -> dict:
     """Train and evaluate ``config`` in ``run_dir``; return (and save) the run's result.
 
     A finished run (``result.json`` present) is not trained again; an unfinished one continues
-    from ``last.pdckpt``.
+    from ``last.pdckpt``. A run directory holding other settings is an error.
     """
+    placement = placement or SingleProcess()
+    writes = placement.writes
     run_dir = Path(run_dir)
     saved = read_json(run_dir / "config.json")
     if saved is not None and saved != config.to_dict():
@@ -76,22 +100,27 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     finished = read_json(run_dir / "result.json")
     if finished is not None:
         return finished
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "config.json", config.to_dict())
+    device = placement.start(config.device)
+    if writes:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "config.json", config.to_dict())
 
-    device = use_device(config.device)
-    data = load_dataset(config, progress=progress)
-    trainer = build_training(config, data.num_classes, data.input_shape, len(data.train), run_dir,
-                             progress)
+    progress = progress and writes
+    data = placement.prepare(load_dataset(config, progress=progress))
+    trainer = build_training(config, data.num_classes, data.input_shape, len(data.train),
+                             run_dir if writes else None, progress)
+    trainer = placement.adopt(trainer)
     checkpoint = run_dir / CHECKPOINT
     if checkpoint.exists():
         restore(trainer, data.train, paddle.load(str(checkpoint)))
 
-    logger = VisualDLLogger(run_dir / "vdl" if log_visualdl else None)
+    logger = VisualDLLogger(run_dir / "vdl" if log_visualdl and writes else None)
     logger.replay(trainer.history)   # a resumed run's records are rewritten whole, never appended
     trainer.logger = logger
 
     def save_epoch(tr: Trainer) -> None:
+        if not writes:
+            return
         print(f"[{config.run_name()}] {describe_epoch(tr.history[-1], config.epochs)}", flush=True)
         atomic_write_json(run_dir / "metrics.json", tr.history)
         atomic_write_csv(run_dir / "metrics.csv", tr.history, METRIC_COLUMNS)
@@ -102,16 +131,19 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
         start = time.perf_counter()
         test_loss, test_acc = trainer.evaluate(data.test) if data.test is not None else (None, None)
         test_seconds = time.perf_counter() - start
-        result = summarize(config, trainer, test_loss, test_acc, test_seconds, device)
-        # The final weights (the best epoch's, if EarlyStopping restored them): what
-        # scripts/export_model.py exports.
-        atomic_paddle_save(trainer.model.state_dict(), run_dir / "model.pdparams")
+        result = placement.describe(summarize(config, trainer, test_loss, test_acc, test_seconds, device))
+        if writes:
+            # The final weights (the best epoch's, if EarlyStopping restored them): what
+            # scripts/export_model.py exports. (DataParallel keeps the network in _layers.)
+            net = getattr(trainer.model, "_layers", trainer.model)
+            atomic_paddle_save(net.state_dict(), run_dir / "model.pdparams")
         # Own tags for the HParams view: a point at step 0 on val/acc would bend every curve.
         logger.hparams(hparams(config), {"best/val_acc": result["best_val_acc"],
                                          "test/acc": test_acc, "test/loss": test_loss})
     finally:
         logger.close()
-    atomic_write_json(run_dir / "result.json", result)
+    if writes:
+        atomic_write_json(run_dir / "result.json", result)
     return result
 
 
@@ -160,7 +192,7 @@ def summarize(config, trainer, test_loss, test_acc, test_seconds, device) -> dic
     last = history[-1] if history else {}
     return {
         "run": config.run_name(), "arm": config.arm(), "optimizer": config.optimizer,
-        "label": config.label, "lr": config.lr, "seed": config.seed,
+        "label": config.label, "lr": config.lr, "seed": config.seed, "batch_size": config.batch_size,
         "status": "diverged" if trainer.diverged else "done", "diverged": bool(trainer.diverged),
         "diverged_reason": trainer.diverged,
         "epochs_run": len(history), "epochs_planned": config.epochs,

@@ -13,7 +13,6 @@ Dense layer, as Keras's ``include_top=False`` + ``GlobalAveragePooling2D`` +
 built the same way by the name ``vision:<name>``, e.g. ``vision:resnet18``.
 """
 
-import paddle
 import paddle.vision.models as pvm
 from paddle import nn
 
