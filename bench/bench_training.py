@@ -52,10 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'mnist' (the cache in ~/.cache/paddle-optimizer-lab/mnist), 'mnist:PATH.npz' "
                         "(e.g. tests/fixtures/mnist_small.npz) or 'mnist:PATH/mnist.json.gz'")
     p.add_argument("--images", type=int, default=None,
-                   help="training images per timed epoch, and per sweep run (default 3200; --quick 320, "
-                        "sweep runs 256)")
+                   help="training images per timed epoch of each loop (default 1920; --quick 320)")
     p.add_argument("--repeats", type=int, default=None,
-                   help="interleaved timed epochs per loop (default 5; --quick 1)")
+                   help="interleaved timed epochs per loop (default 9; --quick 1)")
+    p.add_argument("--sweep-images", type=int, default=None,
+                   help="training images per sweep run (default 3200; --quick 256)")
     p.add_argument("--process-repeats", type=int, default=None,
                    help="interleaved rounds of the fresh-process tests: sweeps, loads (default 3; --quick 1)")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in seconds")
@@ -73,6 +74,19 @@ def median(values):
 
 def loadavg() -> float:
     return os.getloadavg()[0]
+
+
+def scheduler_note() -> str:
+    """Why a second job may get no second core here: Linux shares CPU between sessions first."""
+    try:
+        autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return ""
+    if not autogroup:
+        return ""
+    return ("note: sched_autogroup is on: the CPU is shared between sessions first, then between the "
+            "processes of a session, so while other sessions keep the cores busy, --jobs 2 gets about "
+            "the share --jobs 1 gets (see 'cores busy')")
 
 
 # --- 1-4: the loops, interleaved --------------------------------------------------------------------
@@ -134,14 +148,17 @@ def measure_sweep(dataset: str, images: int, repeats: int) -> dict:
             r["loadavg"] = loadavg()
             out[jobs].append(r)
             print(f"  round {rep + 1}/{repeats} sweep --jobs {jobs}: {r['images']} images in "
-                  f"{r['seconds']:.1f} s = {r['images_per_s']:.1f} images/s", flush=True)
+                  f"{r['seconds']:.1f} s = {r['images_per_s']:.1f} images/s, "
+                  f"{r['cpu_seconds'] / r['seconds']:.2f} cores busy", flush=True)
     return out
 
 
-def measure_load(dataset: str, repeats: int) -> dict:
+def measure_load(dataset: str, repeats: int, with_json: bool = True) -> dict:
     from bench.processes import load_seconds_and_memory, load_sources
 
     sources = load_sources(dataset)
+    if not with_json:   # --quick: json.load of the real file alone takes ~13 s
+        sources["json"] = None
     kinds = [k for k in ("cache", "json") if sources[k] is not None]
     out = {k: [] for k in kinds}
     for rep in range(repeats):
@@ -180,6 +197,8 @@ def print_report(results: dict) -> list[str]:
         if other == "ceiling":
             line += "  " + verdict("ours / ceiling", r["of_medians"])
             targets.append(f"ours / ceiling = {r['of_medians']:.3f}  " + verdict("ours / ceiling", r["of_medians"]))
+            targets.append(f"ours / ceiling per CPU second = {r['cpu']:.3f}  "
+                           + verdict("ours / ceiling", r["cpu"]) + "  (time waiting for a core left out)")
         print(line)
     if "sweep" in results:
         s = results["sweep"]
@@ -187,23 +206,30 @@ def print_report(results: dict) -> list[str]:
             runs = s[jobs]
             print(f"sweep --jobs {jobs}: {median([r['images_per_s'] for r in runs]):.1f} images/s "
                   f"(median of {len(runs)}; {runs[0]['runs']} runs x {results['images_per_run']} images, "
-                  f"{median([r['seconds'] for r in runs]):.1f} s)")
+                  f"{median([r['seconds'] for r in runs]):.1f} s; "
+                  f"{median([r['cpu_seconds'] / r['seconds'] for r in runs]):.2f} cores busy, "
+                  f"{median([r['images_per_cpu_s'] for r in runs]):.1f} images/CPU-s)")
         print(f"sweep worker start-up (fresh python, import paddle + engine, load MNIST): "
               f"{median(s['startup_seconds']):.1f} s, paid once per run with --jobs 2")
         v = s["ratio"]
         print(f"ratio sweep jobs 2 / jobs 1: {v:.2f}  " + verdict("sweep jobs 2 / jobs 1", v))
+        print(f"  if each job had a core of its own: ~{s['ideal_ratio']:.2f} (2 x the ratio of images "
+              f"per CPU second, jobs 2 / jobs 1: what process-per-run costs in CPU)")
         targets.append(f"sweep jobs 2 / jobs 1 = {v:.2f}x  " + verdict("sweep jobs 2 / jobs 1", v))
+        if results.get("scheduler_note"):
+            print(results["scheduler_note"])
     if "load" in results:
         for kind in ("cache", "json"):
             if kind not in results["load"]:
-                print(f"load from {kind}: n/a for this --dataset")
+                print(f"load from {kind}: not measured (--quick, or no json.gz for this --dataset)")
                 continue
             runs = results["load"][kind]
             secs, mb = median([r["load_seconds"] for r in runs]), median([r["peak_mb"] for r in runs])
             print(f"load from {kind} ({results['load']['sources'][kind] or 'user cache'}): {secs:.3f} s "
                   f"({median([r['seconds'] for r in runs]):.3f} s with imports, "
                   f"{median([r['cpu_seconds'] for r in runs]):.3f} CPU-s), peak {mb:.0f} MB "
-                  f"(median of {len(runs)} fresh processes)")
+                  f"(median of {len(runs)} fresh processes; each: "
+                  f"{', '.join(format(r['load_seconds'], '.2f') for r in runs)} s)")
             if kind == "cache":
                 targets.append(f"cache load = {secs:.3f} s  " + verdict("cache load seconds", secs))
                 targets.append(f"cache peak memory = {mb:.0f} MB  " + verdict("cache load peak memory", mb))
@@ -215,12 +241,13 @@ def print_report(results: dict) -> list[str]:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    images_wanted = args.images if args.images is not None else (320 if args.quick else 3200)
-    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5)
+    images_wanted = args.images if args.images is not None else (320 if args.quick else 1920)
+    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 9)
     rounds = args.process_repeats if args.process_repeats is not None else (1 if args.quick else 3)
-    if images_wanted < 64 or repeats < 1 or rounds < 1:
-        raise ConfigError(f"--images must be >= 64, --repeats and --process-repeats >= 1; got "
-                          f"{images_wanted}, {repeats} and {rounds}")
+    sweep_images = args.sweep_images if args.sweep_images is not None else (256 if args.quick else 3200)
+    if min(images_wanted, sweep_images) < 64 or min(repeats, rounds) < 1:
+        raise ConfigError(f"--images and --sweep-images must be >= 64, --repeats and --process-repeats "
+                          f">= 1; got {images_wanted}, {sweep_images}, {repeats} and {rounds}")
     if args.dataset.partition(":")[0] != "mnist":
         raise ConfigError(f"--dataset must be 'mnist' or 'mnist:PATH', got {args.dataset!r}")
     import paddle
@@ -232,8 +259,8 @@ def main(argv=None) -> int:
     train_x, train_y = load_mnist(path=args.dataset.partition(":")[2] or None).train
     images, labels = train_x[:images_wanted], train_y[:images_wanted]
     results = {"dataset": args.dataset, "images": len(images), "repeats": repeats, "process_repeats": rounds,
-               "images_per_run": images_wanted if not args.quick else min(images_wanted, 256),
-               "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}
+               "images_per_run": sweep_images,
+               "cpus": os.cpu_count(), "loadavg_start": os.getloadavg(), "scheduler_note": scheduler_note()}
     print(f"bench_training: LeNet + SGD(0.01), batch 64, 1 thread, {len(images):,} {args.dataset} "
           f"images x {repeats} interleaved rounds; {os.cpu_count()} CPUs, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
@@ -242,10 +269,13 @@ def main(argv=None) -> int:
     results["ratios"] = {f"ours / {o}": ratio(results["loops"], "ours", o) for o in ("ceiling", "hapi", "course")}
     if not args.skip_sweep:
         s = measure_sweep(args.dataset, results["images_per_run"], rounds)
-        results["sweep"] = {"1": s[1], "2": s[2], "startup_seconds": s["startup_seconds"], "ratio": median([r["images_per_s"] for r in s[2]])
-                            / median([r["images_per_s"] for r in s[1]])}
+        per_cpu = {j: median([r["images_per_cpu_s"] for r in s[j]]) for j in (1, 2)}
+        results["sweep"] = {"1": s[1], "2": s[2], "startup_seconds": s["startup_seconds"],
+                            "ratio": (median([r["images_per_s"] for r in s[2]])
+                                      / median([r["images_per_s"] for r in s[1]])),
+                            "ideal_ratio": 2 * per_cpu[2] / per_cpu[1]}
     if not args.skip_load:
-        results["load"] = measure_load(args.dataset, rounds)
+        results["load"] = measure_load(args.dataset, rounds, with_json=not args.quick)
     results["loadavg_end"] = os.getloadavg()
     results["targets"] = print_report(results)
     print(f"load average: start {' '.join(f'{x:.2f}' for x in results['loadavg_start'])}, "

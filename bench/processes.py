@@ -35,11 +35,15 @@ base = RunConfig(dataset=dataset, model="lenet", epochs=1, batch_size=64, subset
 # Loaded here, before the clock starts, as scripts/compare_optimizers.py does.
 train_size = len(load_mnist(path=dataset.partition(":")[2] or None).train[0])
 sweep = Sweep(base, optimizers.split(","), [0.01], [0], logdir)
-start = time.perf_counter()
+def cpu_seconds():
+    import resource
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+start, cpu = time.perf_counter(), cpu_seconds()
 results = run_sweep(sweep, jobs=jobs, progress=False)
-seconds = time.perf_counter() - start
+seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu   # children are reaped by now
 trained = sum(r["epochs_run"] for r in results) * min(images, train_size)
-print("BENCH " + json.dumps({"seconds": seconds, "images": trained, "runs": len(results),
+print("BENCH " + json.dumps({"seconds": seconds, "cpu_seconds": cpu, "images": trained, "runs": len(results),
                              "diverged": sum(r["diverged"] for r in results)}))
 """
 
@@ -107,7 +111,8 @@ def _run_code(code: str, args: list, env: dict, timeout: float = 1800) -> dict:
 def sweep_throughput(dataset: str, images: int, jobs: int, env: dict) -> dict:
     """One sweep of 4 one-epoch LeNet runs on ``images`` images each with ``jobs`` at a time.
 
-    Returns seconds, images trained (runs x epochs x images) and images per second.
+    Returns wall and CPU seconds (the sweep process and its workers), images trained
+    (runs x epochs x images), images per wall second and per CPU second.
     """
     logdir = tempfile.mkdtemp(prefix="bench-sweep-")
     try:
@@ -115,6 +120,7 @@ def sweep_throughput(dataset: str, images: int, jobs: int, env: dict) -> dict:
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
     out["images_per_s"] = out["images"] / out["seconds"]
+    out["images_per_cpu_s"] = out["images"] / max(out["cpu_seconds"], 1e-9)
     return out
 
 
@@ -138,9 +144,9 @@ def load_seconds_and_memory(kind: str, path, env: dict) -> dict:
 
 
 def load_sources(dataset: str) -> dict:
-    """Which files the load benchmark reads for ``--dataset``: {'cache': path|None, 'json': path|None}.
+    """Which files the load benchmark reads for ``--dataset``: {'cache': path, 'json': path|None}.
 
-    'mnist' -> the user cache and its mnist.json.gz; 'mnist:X.npz' -> X only (no json);
+    'mnist' -> the user cache ('' = ``load_mnist()``'s default) and its mnist.json.gz; 'mnist:X.npz' -> X only (no json);
     'mnist:X.json.gz' -> the fast cache made from X, and X itself.
     """
     from data.mnist_cache import JSON_NAME, resolve_cache_dir
@@ -150,7 +156,7 @@ def load_sources(dataset: str) -> dict:
         raise ValueError(f"--dataset must be 'mnist' or 'mnist:PATH', got {dataset!r}")
     if not path:
         course_json = resolve_cache_dir(None) / JSON_NAME
-        return {"cache": None, "json": str(course_json) if course_json.is_file() else None}
+        return {"cache": "", "json": str(course_json) if course_json.is_file() else None}
     if path.endswith(".npz"):
         return {"cache": path, "json": None}
     return {"cache": path, "json": path}

@@ -1,12 +1,10 @@
-"""What the chapter scripts share: per-arm learning rates, demo data, ImageNet weights, the ending.
+"""What the chapter scripts share: demo data, ImageNet weights, the ending.
 
 Each chapter script (``course/filmstar_transfer.py``, ``gym_optimizers.py``,
 ``reduce_lr_article.py``, ``lighten_vgg16.py``) reproduces one source article with the engine
 (``Sweep``, ``run_sweep``, ``write_report``). What they have in common lives here, so that a
 chapter script reads as the article's settings and little else:
 
-- ``ArmSweep``: the articles give every optimizer its own rate (Adam 1e-4 beside Adagrad 0.01);
-  ``Sweep`` crosses every arm with every rate, so here an arm may carry its own ``lr``.
 - ``folder_dataset``: ``--data PATH`` as a ``folder:`` dataset; a dry run copies a few images
   per class, so it takes seconds whatever the tree's size.
 - ``resolve_pretrained``: ``--pretrained imagenet`` checked before any training starts.
@@ -21,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 from course.errors import ConfigError
-from course.optimizers import check_learning_rate
 from course.sweep import Sweep
 from data.errors import DataError
 from models.errors import ModelError
@@ -31,69 +28,6 @@ EXPORT_COMMAND = "python scripts/export_demo_images.py --out demo_images"
 DRY_RUN_PER_CLASS = 8                            # images per class (per split folder) in a dry run
 DRY_RUN_IMAGE_SIZE = 32
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
-
-
-class ArmSweep(Sweep):
-    """A Sweep whose arms may name their own learning rate, e.g. ``{"optimizer": "adam", "lr": 1e-4}``.
-
-    An arm with an ``lr`` runs at that rate only; an arm without one runs at every rate of
-    ``lrs``. When every arm has its own rate, ``lrs`` becomes the list of those rates (it is
-    what ``sweep.json`` and the report show).
-
-    Example:
-        >>> sweep = ArmSweep(base, [{"optimizer": "adam", "lr": 1e-3}, {"optimizer": "sgd", "lr": 1e-2}])
-        >>> [c.run_name() for c, _ in sweep.runs()]       # doctest: +SKIP
-        ['adam-lr0.001-seed0', 'sgd-lr0.01-seed0']
-    """
-
-    def __post_init__(self):
-        own = [arm["lr"] for arm in self.optimizers if isinstance(arm, dict) and "lr" in arm]
-        if len(own) == len(self.optimizers):
-            self.lrs = sorted({check_learning_rate(lr) for lr in own}, reverse=True)
-        super().__post_init__()
-
-    def runs(self):
-        cells = []
-        for arm in self.arms:
-            rest = {k: v for k, v in arm.items() if k != "lr"}
-            lrs = [check_learning_rate(arm["lr"])] if "lr" in arm else self.lrs
-            for lr in lrs:
-                for seed in self.seeds:
-                    config = self.base.replace(**rest, lr=lr, seed=int(seed))
-                    cells.append((config, self.root / config.run_name()))
-        return cells
-
-
-def _describe_without_test(describe):
-    """``course.sweep.describe`` that also takes a run without a test set (test_acc None).
-
-    Image folders without a test/ folder have no test accuracy, and the engine's one-line run
-    summary formats it with ``:.4f``. Installed only while the engine's own version fails on such
-    a result, so it falls away by itself once course/sweep.py handles it.
-    """
-    def safe(result):
-        if result.get("test_acc") is None and not result.get("diverged"):
-            return describe({**result, "test_acc": float("nan")}).replace("test acc nan", "no test set")
-        return describe(result)
-    return safe
-
-
-def _patch_describe():
-    import course.sweep as engine
-
-    probe = {"diverged": False, "best_val_acc": 0.5, "test_acc": None, "epochs_run": 1,
-             "total_seconds": 1.0}
-    try:
-        engine.describe(probe)
-    except TypeError:
-        engine.describe = _describe_without_test(engine.describe)
-        return True
-    return False
-
-
-# True while the engine's describe needs the patch. Worker processes (--jobs > 1) run the
-# engine's own describe, which then fails after a run without a test set: run one at a time.
-DESCRIBE_PATCHED = _patch_describe()
 
 
 def pick_arms(arms: list[dict], wanted: list[str] | None, base) -> list[dict]:
@@ -246,8 +180,6 @@ def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None)
     if not getattr(args, "report_only", False):
         prefetch_mnist(sweep.base)
         jobs = min(getattr(args, "jobs", 1), len(cells))
-        if DESCRIBE_PATCHED and sweep.base.dataset.startswith("folder:"):
-            jobs = 1
         print(f"{len(cells)} runs ({', '.join(sweep.optimizers)}) of {sweep.base.model} on "
               f"{sweep.base.dataset}{', ' + what if what else ''}, {jobs} at a time -> {sweep.root}",
               flush=True)

@@ -45,6 +45,8 @@ class RunConfig:
     device: str = "auto"          # 'auto' (GPU if Paddle has CUDA and one is present), 'cpu', 'gpu', 'gpu:N'
     data_cache: str = ""          # MNIST cache directory ('' = $PADDLE_OPT_LAB_DATA or the user cache)
     target_acc: float = 0.97      # the report's "epochs/seconds to reach" this validation accuracy
+    stop_at_chance: bool = True   # stop a run as diverged if validation accuracy is at chance level
+                                  # after its first epoch (of >= 100 steps); NaN/Inf always stops
     num_workers: int = 0          # DataLoader worker processes for folder datasets
 
     def arm(self) -> str:

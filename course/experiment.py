@@ -59,7 +59,8 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
                                             config.checkpoint or None)
     return Trainer(model, optimizer, loss_kind=getattr(model, "loss_kind", "ce"), scheduler=scheduler,
                    callbacks=callbacks, num_classes=num_classes, progress=progress,
-                   run_dir=run_dir, seed=config.seed, names=names)
+                   run_dir=run_dir, seed=config.seed, names=names,
+                   stop_at_chance=config.stop_at_chance)
 
 
 class SingleProcess:

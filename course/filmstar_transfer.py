@@ -40,7 +40,8 @@ if __package__ in (None, ""):  # run as a file: the repository root, not course/
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
-from course.chapter import (DEMO_DATA, DRY_RUN_IMAGE_SIZE, ArmSweep, add_run_flags,  # noqa: E402
+from course.sweep import Sweep  # noqa: E402
+from course.chapter import (DEMO_DATA, DRY_RUN_IMAGE_SIZE, add_run_flags,  # noqa: E402
                             dry_run_logdir, folder_dataset, resolve_pretrained, run_and_report)
 from course.cli import HelpFormatter, run_main  # noqa: E402
 from course.config import RunConfig  # noqa: E402
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
                      freeze_backbone=True, pretrained=pretrained, epochs=args.epochs,
                      batch_size=args.batch_size, device=args.device)
     arms = [ADAM_DECAY, ARMS[1]] if args.adam_decay else ARMS
-    sweep = ArmSweep(base, arms, seeds=args.seeds, logdir=args.logdir)
+    sweep = Sweep(base, arms, seeds=args.seeds, logdir=args.logdir)
     weights = "ImageNet" if pretrained == "imagenet" else pretrained or "random (no pretrained weights)"
     run_and_report(sweep, args, title=f"{sweep.root.name}: frozen VGG16, Adam vs SGD (article 001)",
                    what=f"{args.image_size}x{args.image_size}, batch {args.batch_size}, "

@@ -49,7 +49,8 @@ if __package__ in (None, ""):  # run as a file: the repository root, not course/
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
-from course.chapter import (DEMO_DATA, DRY_RUN_IMAGE_SIZE, ArmSweep, add_run_flags,  # noqa: E402
+from course.sweep import Sweep  # noqa: E402
+from course.chapter import (DEMO_DATA, DRY_RUN_IMAGE_SIZE, add_run_flags,  # noqa: E402
                             dry_run_logdir, folder_dataset, pick_arms, resolve_pretrained,
                             run_and_report)
 from course.cli import HelpFormatter, csv_list, run_main  # noqa: E402
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
                      split_seed=args.split_seed, pretrained=pretrained, epochs=args.epochs,
                      batch_size=args.batch_size, early_stop=args.early_stop,
                      checkpoint=args.checkpoint, device=args.device)
-    sweep = ArmSweep(base, pick_arms(ARMS, args.optimizers, base), seeds=args.seeds, logdir=args.logdir)
+    sweep = Sweep(base, pick_arms(ARMS, args.optimizers, base), seeds=args.seeds, logdir=args.logdir)
     weights = "ImageNet" if pretrained == "imagenet" else pretrained or "random (no pretrained weights)"
     run_and_report(
         sweep, args, title=f"{sweep.root.name}: five optimizers on DenseNet121 (article 000)",

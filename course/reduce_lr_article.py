@@ -34,7 +34,8 @@ if __package__ in (None, ""):  # run as a file: the repository root, not course/
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
-from course.chapter import ArmSweep, add_run_flags, dry_run_logdir, run_and_report  # noqa: E402
+from course.sweep import Sweep  # noqa: E402
+from course.chapter import add_run_flags, dry_run_logdir, run_and_report  # noqa: E402
 from course.cli import HelpFormatter, run_main  # noqa: E402
 from course.config import RunConfig  # noqa: E402
 
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
     # 两个对照组:只有 EarlyStopping;EarlyStopping + ReduceLROnPlateau
     arms = [{"optimizer": "adam", "label": "es"},
             {"optimizer": "adam", "label": "es+plateau", "reduce_lr": args.reduce_lr_on_plateau}]
-    sweep = ArmSweep(base, arms, lrs=[args.lr], seeds=args.seeds, logdir=args.logdir)
+    sweep = Sweep(base, arms, lrs=[args.lr], seeds=args.seeds, logdir=args.logdir)
     images = f"{args.subset:,} training images" if args.subset else "all training images"
     run_and_report(sweep, args, title=f"{sweep.root.name}: EarlyStopping vs + ReduceLROnPlateau "
                                       "(article 003)",

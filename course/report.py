@@ -4,6 +4,7 @@ sensitivity plot. Nothing here trains; it only reads ``result.json`` and ``metri
 """
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -12,7 +13,7 @@ from course.files import atomic_write_csv, atomic_write_text, read_json
 from course.progress import hms
 
 TABLE_COLUMNS = ["optimizer", "lr", "seeds", "best_val_acc", "best_val_acc_std", "final_val_acc",
-                 "test_acc",
+                 "final_lr", "stopped_early", "test_acc",
                  "test_loss", "epochs_run", "epochs_to_target", "seconds_to_target",
                  "total_seconds", "diverged"]
 
@@ -55,6 +56,8 @@ def summarize_groups(runs: list[dict], optimizer_order=None) -> list[dict]:
             "test_acc": _mean(m["test_acc"] for m in members),
             "test_loss": _mean(m["test_loss"] for m in members),
             "epochs_run": _mean(m["epochs_run"] for m in members),
+            "stopped_early": sum(bool(m.get("stopped_early")) for m in members),
+            "final_lr": _mean(m["history"][-1]["lr"] for m in members if m.get("history")),
             "epochs_to_target": _mean(m["epochs_to_target"] for m in reached),
             "seconds_to_target": _mean(m["seconds_to_target"] for m in reached),
             "reached_target": len(reached),
@@ -70,20 +73,29 @@ def _pct(value):
 
 
 def markdown_table(rows: list[dict]) -> str:
+    """The comparison table. Columns that would say nothing are left out: the spread over
+    seeds when each cell has one seed, the final rate when no run changed its rate."""
     if not rows:
         return "(no finished runs)\n"
     target = f"{100 * rows[0]['target_acc']:g}%"
-    head = ["optimizer", "lr", "seeds", "best val acc (mean ± std)", "test acc", "test loss",
+    several_seeds = any(r["seeds"] > 1 for r in rows)
+    rate_moved = any(r["final_lr"] is not None and not math.isclose(r["final_lr"], r["lr"]) for r in rows)
+    head = ["optimizer", "lr", "seeds", "best val acc" + (" (mean ± std)" if several_seeds else ""),
+            "final val acc", *(["final lr"] if rate_moved else []), "test acc", "test loss",
             "epochs run", f"epochs to {target}", f"time to {target}", "total time", "diverged"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         n = r["seeds"]
         partial = f" ({r['reached_target']}/{n})" if 0 < r["reached_target"] < n else ""
+        early = "" if not r["stopped_early"] else " (early stop)" if n == 1 else f" ({r['stopped_early']}/{n} early stop)"
+        best = _pct(r["best_val_acc"])
+        if several_seeds:
+            best += f" ± {100 * (r['best_val_acc_std'] or 0):.2f}"
         cells = [
-            r["optimizer"], f"{r['lr']:g}", str(n),
-            f"{_pct(r['best_val_acc'])} ± {100 * (r['best_val_acc_std'] or 0):.2f}",
+            r["optimizer"], f"{r['lr']:g}", str(n), best, _pct(r["final_val_acc"]),
+            *([f"{r['final_lr']:.3g}"] if rate_moved else []),
             _pct(r["test_acc"]), "—" if r["test_loss"] is None else f"{r['test_loss']:.4f}",
-            f"{r['epochs_run']:g}",
+            f"{r['epochs_run']:g}{early}",
             "—" if r["epochs_to_target"] is None else f"{r['epochs_to_target']:g}{partial}",
             hms(r["seconds_to_target"]) + (partial if r["seconds_to_target"] is not None else ""),
             hms(r["total_seconds"]),

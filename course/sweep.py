@@ -36,6 +36,8 @@ class Sweep:
     ``label`` when one optimizer appears with different controls (the gym-equipment article's
     "Adam + ReduceLROnPlateau" beside plain AdaGrad, RMSProp, ...):
     ``{"optimizer": "adam", "label": "plateau", "reduce_lr": "monitor=val_loss,factor=0.2"}``.
+    An arm with its own ``lr`` runs at that rate only (the articles give each optimizer its own:
+    Adam 1e-3 beside SGD 1e-2); when every arm has one, ``lrs`` becomes the list of those rates.
     """
     base: RunConfig                                   # settings shared by every run
     optimizers: list = field(default_factory=lambda: ["sgd", "momentum", "adagrad", "rmsprop", "adam"])
@@ -45,6 +47,9 @@ class Sweep:
 
     def __post_init__(self):
         self.arms = [_arm(a) for a in self.optimizers]
+        own = [arm["lr"] for arm in self.arms if "lr" in arm]
+        if own and len(own) == len(self.arms):
+            self.lrs = sorted(set(own), reverse=True)
         self.lrs = [check_learning_rate(lr) for lr in self.lrs]
         if not (self.arms and self.lrs and self.seeds):
             raise ConfigError("a sweep needs at least one optimizer, one learning rate and one seed")
@@ -61,9 +66,9 @@ class Sweep:
         """Every (config, run directory) of the grid, in a stable order."""
         cells = []
         for arm in self.arms:
-            for lr in self.lrs:
+            for lr in [arm["lr"]] if "lr" in arm else self.lrs:
                 for seed in self.seeds:
-                    config = self.base.replace(**arm, lr=lr, seed=int(seed))
+                    config = self.base.replace(**{**arm, "lr": lr, "seed": int(seed)})
                     cells.append((config, self.root / config.run_name()))
         return cells
 
@@ -73,6 +78,8 @@ def _arm(spec) -> dict:
     if "optimizer" not in arm:
         raise ConfigError(f"sweep arm {spec!r} names no optimizer")
     arm["optimizer"] = canonical_optimizer(arm["optimizer"])
+    if "lr" in arm:
+        arm["lr"] = check_learning_rate(arm["lr"])
     return arm
 
 
@@ -109,7 +116,8 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True) -> list[dict]:
 def describe(result: dict) -> str:
     if result["diverged"]:
         return f"diverged: {result['diverged_reason']}"
-    return (f"best val acc {result['best_val_acc']:.4f}, test acc {result['test_acc']:.4f}, "
+    test = "" if result["test_acc"] is None else f", test acc {result['test_acc']:.4f}"
+    return (f"best val acc {result['best_val_acc']:.4f}{test}, "
             f"{result['epochs_run']} epochs, {hms(result['total_seconds'])}")
 
 

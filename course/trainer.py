@@ -20,6 +20,9 @@ from course.errors import ConfigError
 from course.progress import progress_bar
 
 
+CHANCE_CHECK_STEPS = 100  # MNIST's default first epoch (10,000 images / 64) has 157 steps
+
+
 class Trainer:
     """Train ``model`` with ``optimizer`` on batches of (images, labels).
 
@@ -33,7 +36,10 @@ class Trainer:
         logger: a ``course.vdl.VisualDLLogger`` (or None).
         num_classes: for the divergence check's chance level.
         check_divergence: stop (and mark ``diverged``) on a NaN/Inf loss, or when validation
-            accuracy is still at chance level after the first epoch.
+            accuracy is still at chance level after the first epoch -- on a small data set,
+            after the first epoch that ends with ``CHANCE_CHECK_STEPS`` steps done, so a run
+            is not judged on the 4 steps an epoch of 256 images gives.
+        stop_at_chance: whether the chance-level rule applies (NaN/Inf always stops a run).
         progress: show a per-epoch progress bar.
         run_dir: the run's directory (callbacks write checkpoints there), or None.
         seed: reseeds Paddle at each epoch start, for exact resume (None = leave the RNG alone).
@@ -45,7 +51,7 @@ class Trainer:
 
     def __init__(self, model, optimizer, loss_kind="ce", scheduler=None, callbacks=(), logger=None,
                  num_classes=10, check_divergence=True, progress=True, run_dir=None, seed=None,
-                 names=None):
+                 names=None, stop_at_chance=True):
         if loss_kind not in ("ce", "mse"):
             raise ConfigError(f"loss_kind must be 'ce' or 'mse', got {loss_kind!r}")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
@@ -56,6 +62,8 @@ class Trainer:
         self.stop_training = False
         self.diverged = ""            # why the run was stopped as diverged ('' = it was not)
         self.global_step = 0
+        self._epoch_steps = 0
+        self.stop_at_chance = stop_at_chance
         self.seed = seed
         self.names = names if names is not None else unique_name.UniqueNameGenerator()
 
@@ -147,8 +155,9 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_epoch_begin(self, epoch)
             lr = self.get_lr()   # the rate this epoch trained with (schedules move it afterwards)
-            start = time.perf_counter()
+            start, first_step = time.perf_counter(), self.global_step
             train_loss, train_acc = self.train_epoch(train_batches, epoch)
+            self._epoch_steps = self.global_step - first_step
             val_loss, val_acc = self.evaluate(val_batches) if val_batches is not None else (None, None)
             logs = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                     "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
@@ -173,13 +182,19 @@ class Trainer:
         bad = [k for k in ("train_loss", "val_loss") if logs[k] is not None and not math.isfinite(logs[k])]
         if bad:
             self.diverged = f"{bad[0]} is {logs[bad[0]]} after epoch {epoch + 1}"
-        elif epoch == 0 and logs["val_acc"] is not None and self.loss_kind == "ce":
+        elif (self.stop_at_chance and self._first_judged_epoch(epoch) and logs["val_acc"] is not None
+              and self.loss_kind == "ce"):
             chance = 1.0 / self.num_classes
-            # "At chance" = no better than always answering the most common class would be on
-            # balanced data, with a little slack for sampling noise.
+            # "At chance" = no better than guessing on balanced classes, with a little slack for
+            # sampling noise.
             if logs["val_acc"] <= chance + 0.02:
                 self.diverged = (f"validation accuracy {logs['val_acc']:.3f} is at chance level "
-                                 f"({chance:.2f}) after the first epoch")
+                                 f"({chance:.2f}) after {self.global_step} steps (epoch {epoch + 1})")
+
+    def _first_judged_epoch(self, epoch: int) -> bool:
+        """Is this the first epoch that ends with at least CHANCE_CHECK_STEPS steps done?"""
+        steps_before = self.global_step - self._epoch_steps
+        return self.global_step >= CHANCE_CHECK_STEPS and (epoch == 0 or steps_before < CHANCE_CHECK_STEPS)
 
     # --- state for resume --------------------------------------------------------------------------
     def state_dict(self) -> dict:

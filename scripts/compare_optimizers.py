@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--reduce-lr-on-plateau", default=d.reduce_lr, help="ReduceLROnPlateau spec, e.g. 'monitor=val_acc,factor=0.1,patience=1'")
     g.add_argument("--checkpoint", default=d.checkpoint, help="'best' keeps the best epoch's weights")
     g.add_argument("--target-acc", type=float, default=d.target_acc, help="the table's 'epochs/time to reach' accuracy")
+    g.add_argument("--no-stop-at-chance", action="store_true",
+                   help="let runs still at chance accuracy after their first epoch (>= 100 steps) go on")
     g = p.add_argument_group("where and how")
     g.add_argument("--device", default=d.device, help="auto, cpu, gpu or gpu:N")
     g.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs trained at once, each in its own process")
@@ -83,7 +85,7 @@ def config_from_args(args) -> RunConfig:
         schedule=args.schedule, epochs=args.epochs, batch_size=args.batch_size, subset=args.subset,
         val_subset=args.val_subset, early_stop=args.early_stop, reduce_lr=args.reduce_lr_on_plateau,
         checkpoint=args.checkpoint, device=args.device, data_cache=args.data_cache,
-        target_acc=args.target_acc)
+        target_acc=args.target_acc, stop_at_chance=not args.no_stop_at_chance)
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from course import filmstar_transfer, gym_optimizers, lighten_vgg16, reduce_lr_article
-from course.chapter import ArmSweep, pick_arms, resolve_pretrained, sample_tree
+from course.sweep import Sweep  # noqa: E402
+from course.chapter import pick_arms, resolve_pretrained, sample_tree
 from course.cli import run_main
 from course.config import RunConfig
 from course.errors import ConfigError
@@ -87,7 +88,7 @@ def test_filmstar_dry_run_trains_adam_and_sgd_at_the_articles_rates(digits, tmp_
 
 def test_filmstar_adam_decay_is_the_articles_exponential_schedule():
     base = RunConfig(model="vgg16_transfer")
-    sweep = ArmSweep(base, [filmstar_transfer.ADAM_DECAY, filmstar_transfer.ARMS[1]])
+    sweep = Sweep(base, [filmstar_transfer.ADAM_DECAY, filmstar_transfer.ARMS[1]])
     (adam, _), (sgd, _) = sweep.runs()
     assert (adam.run_name(), adam.schedule) == ("adam+decay-lr0.0001-seed0", "exponential")
     assert adam.schedule_args == {"decay_steps": 60, "decay_rate": 0.96, "staircase": True}
@@ -185,10 +186,10 @@ def test_a_missing_data_folder_is_one_line_and_exit_2(tmp_path, capsys):
 
 def test_arm_sweep_gives_each_arm_its_own_rate_or_the_grid():
     base = RunConfig()
-    sweep = ArmSweep(base, [{"optimizer": "adam", "lr": 1e-4}, "sgd"], lrs=[0.1, 0.01])
+    sweep = Sweep(base, [{"optimizer": "adam", "lr": 1e-4}, "sgd"], lrs=[0.1, 0.01])
     assert [c.run_name() for c, _ in sweep.runs()] == ["adam-lr0.0001-seed0", "sgd-lr0.1-seed0",
                                                        "sgd-lr0.01-seed0"]
-    only_own = ArmSweep(base, gym_optimizers.ARMS)
+    only_own = Sweep(base, gym_optimizers.ARMS)
     assert only_own.lrs == [0.01, 0.002, 0.001, 0.0001]
     assert len(only_own.runs()) == 5
     assert pick_arms(gym_optimizers.ARMS, ["sgd", "adam+plateau"], base) == [gym_optimizers.ARMS[0],

@@ -154,3 +154,28 @@ def test_labelled_arms_give_each_variant_its_own_run_and_name():
     assert sweep.optimizers == ["adam+es", "adam+es+plateau", "sgd"]
     with pytest.raises(ConfigError, match="optimizers repeat"):
         Sweep(small(), optimizers=["adam", "adam"], lrs=[0.01])
+
+
+def _run(arm, lr, seed, best, stopped_early=False, final_lr=None, epochs=3):
+    history = [{"epoch": e + 1, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": best,
+                "lr": lr if e < epochs - 1 or final_lr is None else final_lr, "epoch_seconds": 2.0}
+               for e in range(epochs)]
+    return {"run": f"{arm}-lr{lr:g}-seed{seed}", "arm": arm, "optimizer": arm.split("+")[0], "lr": lr,
+            "seed": seed, "best_val_acc": best, "final_val_acc": best, "test_acc": best - 0.01,
+            "test_loss": 0.3, "epochs_run": epochs, "stopped_early": stopped_early,
+            "epochs_to_target": None, "seconds_to_target": None, "total_seconds": 6.0,
+            "diverged": False, "target_acc": 0.97, "history": history}
+
+
+def test_table_shows_spread_over_seeds_early_stops_and_changed_rates():
+    from course.report import markdown_table, summarize_groups
+
+    one_seed = markdown_table(summarize_groups([_run("adam", 0.01, 0, 0.9)]))
+    assert "±" not in one_seed and "final lr" not in one_seed      # nothing to say: columns left out
+    runs = [_run("adam+es", 0.01, 0, 0.90, stopped_early=True), _run("adam+es", 0.01, 1, 0.92, stopped_early=True),
+            _run("adam+es+plateau", 0.01, 0, 0.95, final_lr=0.001), _run("adam+es+plateau", 0.01, 1, 0.97, final_lr=0.001)]
+    table = markdown_table(summarize_groups(runs, ["adam+es", "adam+es+plateau"]))
+    es, plateau = table.splitlines()[2:4]
+    assert "final lr" in table.splitlines()[0]
+    assert "| adam+es | 0.01 | 2 | 91.00% ± 1.41 |" in es and "3 (2/2 early stop)" in es
+    assert "| adam+es+plateau | 0.01 | 2 | 96.00% ± 1.41 | 96.00% | 0.001 |" in plateau

@@ -54,12 +54,22 @@ def test_nan_loss_is_marked_diverged_and_stops():
 
 
 def test_validation_at_chance_after_first_epoch_is_marked_diverged():
-    # A learning rate so small that nothing is learned in one epoch: still at chance level.
+    # A learning rate so small that nothing is learned: still at chance after 100 steps.
     config = RunConfig(dataset=f"mnist:{FIXTURE}", model="lenet", optimizer="sgd", lr=1e-7,
-                       epochs=3, subset=256, val_subset=500)
+                       epochs=3, batch_size=32, subset=3200, val_subset=500)
     trainer, data = make(config)
     trainer.fit(data.train, data.val, config.epochs)
     assert "chance" in trainer.diverged and len(trainer.history) == 1
+
+
+def test_small_data_is_not_judged_at_chance_before_100_steps():
+    # 256 images are 4 steps an epoch: 3 epochs at chance are not yet a verdict.
+    config = RunConfig(dataset=f"mnist:{FIXTURE}", model="lenet", optimizer="sgd", lr=1e-7,
+                       epochs=3, batch_size=64, subset=256, val_subset=500)
+    trainer, data = make(config)
+    trainer.fit(data.train, data.val, config.epochs)
+    assert not trainer.diverged and len(trainer.history) == 3
+    assert trainer.history[-1]["val_acc"] <= 0.12   # it is at chance, and still ran on
 
 
 def test_linear_regression_model_trains_with_mse():
