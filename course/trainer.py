@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import paddle
 import paddle.nn.functional as F
 from paddle.base import unique_name
@@ -63,6 +64,7 @@ class Trainer:
         self.diverged = ""            # why the run was stopped as diverged ('' = it was not)
         self.global_step = 0
         self._epoch_steps = 0
+        self.majority_acc = 0.0   # set by evaluate(): the most common class's share of the labels
         self.stop_at_chance = stop_at_chance
         self.seed = seed
         self.names = names if names is not None else unique_name.UniqueNameGenerator()
@@ -123,6 +125,7 @@ class Trainer:
         """Mean loss and accuracy of the model on ``batches``, in eval mode (no dropout, BN frozen)."""
         self.model.eval()
         loss_sum, correct_sum, seen = 0.0, 0, 0
+        class_counts = np.zeros(self.num_classes, dtype="int64")
         for images, labels in batches:
             images, labels = paddle.to_tensor(images), paddle.to_tensor(labels)
             loss, correct = self._loss_and_correct(self.model(images), labels)
@@ -130,7 +133,11 @@ class Trainer:
             loss_sum += float(loss) * n
             correct_sum += int(correct)
             seen += n
+            class_counts += np.bincount(labels.numpy().ravel(), minlength=self.num_classes)[:self.num_classes]
         self.model.train()
+        # The accuracy of always answering the most common class: what a network that has
+        # stopped learning (dead ReLUs, constant output) scores. The divergence check's "chance".
+        self.majority_acc = class_counts.max() / max(seen, 1)
         return loss_sum / max(seen, 1), correct_sum / max(seen, 1)
 
     # --- the loop ---------------------------------------------------------------------------------
@@ -184,9 +191,9 @@ class Trainer:
             self.diverged = f"{bad[0]} is {logs[bad[0]]} after epoch {epoch + 1}"
         elif (self.stop_at_chance and self._first_judged_epoch(epoch) and logs["val_acc"] is not None
               and self.loss_kind == "ce"):
-            chance = 1.0 / self.num_classes
-            # "At chance" = no better than guessing on balanced classes, with a little slack for
-            # sampling noise.
+            # "At chance" = no better than always answering the most common validation class
+            # (1/classes on balanced data), with a little slack for sampling noise.
+            chance = max(self.majority_acc, 1.0 / self.num_classes)
             if logs["val_acc"] <= chance + 0.02:
                 self.diverged = (f"validation accuracy {logs['val_acc']:.3f} is at chance level "
                                  f"({chance:.2f}) after {self.global_step} steps (epoch {epoch + 1})")

@@ -35,12 +35,12 @@ def cli(*args, **kwargs):
 
 
 def test_sweep_writes_runs_visualdl_records_table_and_plots(tmp_path):
-    sweep = Sweep(small(), optimizers=["adam", "momentum"], lrs=[0.01, 50.0], logdir=str(tmp_path))
+    sweep = Sweep(small(), optimizers=["adam", "momentum"], lrs=[0.01, 1e4], logdir=str(tmp_path))
     results = run_sweep(sweep, jobs=1, progress=False)
 
     root = tmp_path / "mnist_mnist_small-mlp_relu"
     names = sorted(p.name for p in root.iterdir() if p.is_dir())
-    assert names == ["adam-lr0.01-seed0", "adam-lr50-seed0", "momentum-lr0.01-seed0", "momentum-lr50-seed0"]
+    assert names == ["adam-lr0.01-seed0", "adam-lr10000-seed0", "momentum-lr0.01-seed0", "momentum-lr10000-seed0"]
     for run in names:
         run_dir = root / run
         for f in ("config.json", "metrics.json", "metrics.csv", "result.json"):
@@ -56,15 +56,15 @@ def test_sweep_writes_runs_visualdl_records_table_and_plots(tmp_path):
 
     by_run = {r["run"]: r for r in results}
     assert not by_run["adam-lr0.01-seed0"]["diverged"] and by_run["adam-lr0.01-seed0"]["best_val_acc"] > 0.8
-    assert by_run["momentum-lr50-seed0"]["diverged"]          # a rate of 50 blows up
-    assert by_run["momentum-lr50-seed0"]["epochs_run"] == 1   # and stops instead of running on
+    assert by_run["momentum-lr10000-seed0"]["diverged"]          # a rate of 10,000 blows up
+    assert by_run["momentum-lr10000-seed0"]["epochs_run"] == 1   # and stops instead of running on
 
     paths = write_report(root, sweep.optimizers)
     table = paths["table_md"].read_text()
-    assert "| adam | 0.01 | 1 |" in table and "| momentum | 50 |" in table
+    assert "| adam | 0.01 | 1 |" in table and "| momentum | 10000 |" in table
     rows = paths["table_csv"].read_text().splitlines()
     assert len(rows) == 5 and rows[0].startswith("optimizer,lr,seeds,best_val_acc")
-    diverged_row = next(line for line in table.splitlines() if "| momentum | 50 |" in line)
+    diverged_row = next(line for line in table.splitlines() if "| momentum | 10000 |" in line)
     assert diverged_row.rstrip(" |").endswith("yes")
     for png in ("curves.png", "lr_sensitivity.png"):
         with Image.open(root / png) as im:
