@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=None,
                    help="interleaved timed epochs per loop (default 9; --quick 1)")
     p.add_argument("--sweep-images", type=int, default=None,
-                   help="training images per sweep run (default 3200; --quick 256)")
+                   help="training images per sweep run (default 10000, the default sweep's run; --quick 256)")
     p.add_argument("--process-repeats", type=int, default=None,
                    help="interleaved rounds of the fresh-process tests: sweeps, loads (default 3; --quick 1)")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in seconds")
@@ -210,7 +210,7 @@ def print_report(results: dict) -> list[str]:
                   f"{median([r['cpu_seconds'] / r['seconds'] for r in runs]):.2f} cores busy, "
                   f"{median([r['images_per_cpu_s'] for r in runs]):.1f} images/CPU-s)")
         print(f"sweep worker start-up (fresh python, import paddle + engine, load MNIST): "
-              f"{median(s['startup_seconds']):.1f} s, paid once per run with --jobs 2")
+              f"{median(s['startup_seconds']):.1f} s, paid once per worker with --jobs 2")
         v = s["ratio"]
         print(f"ratio sweep jobs 2 / jobs 1: {v:.2f}  " + verdict("sweep jobs 2 / jobs 1", v))
         print(f"  if each job had a core of its own: ~{s['ideal_ratio']:.2f} (2 x the ratio of images "
@@ -244,7 +244,7 @@ def main(argv=None) -> int:
     images_wanted = args.images if args.images is not None else (320 if args.quick else 1920)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 9)
     rounds = args.process_repeats if args.process_repeats is not None else (1 if args.quick else 3)
-    sweep_images = args.sweep_images if args.sweep_images is not None else (256 if args.quick else 3200)
+    sweep_images = args.sweep_images if args.sweep_images is not None else (256 if args.quick else 10_000)
     if min(images_wanted, sweep_images) < 64 or min(repeats, rounds) < 1:
         raise ConfigError(f"--images and --sweep-images must be >= 64, --repeats and --process-repeats "
                           f">= 1; got {images_wanted}, {sweep_images}, {repeats} and {rounds}")

@@ -43,3 +43,29 @@ def csv_list(kind):
                                              f"got {text!r}") from None
     parse.__name__ = f"list of {kind.__name__}"
     return parse
+
+
+def key_values(text: str) -> dict:
+    """An argparse type for 'key=value,key=value' settings: numbers, true/false and none are
+    converted, anything else stays a string ('decay_steps=60,staircase=true')."""
+    settings = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise argparse.ArgumentTypeError(f"expected key=value pairs separated by commas, got {item!r}")
+        settings[key.strip()] = _typed(value.strip())
+    return settings
+
+
+def _typed(value: str):
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value

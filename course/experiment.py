@@ -25,6 +25,8 @@ from course.optimizers import build_optimizer
 from course.progress import hms
 from course.trainer import Trainer
 from course.vdl import VisualDLLogger
+from models.summary import format_summary
+from models.summary import summarize as summarize_model
 
 CHECKPOINT = "last.pdckpt"
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds"]
@@ -110,6 +112,9 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     data = placement.prepare(load_dataset(config, progress=progress))
     trainer = build_training(config, data.num_classes, data.input_shape, len(data.train),
                              run_dir if writes else None, progress)
+    summary = summarize_model(trainer.model, data.input_shape)
+    if writes:
+        print(f"[{config.run_name()}] {format_summary(summary, config.model, data.input_shape)}", flush=True)
     trainer = placement.adopt(trainer)
     checkpoint = run_dir / CHECKPOINT
     if checkpoint.exists():
@@ -133,6 +138,7 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
         test_loss, test_acc = trainer.evaluate(data.test) if data.test is not None else (None, None)
         test_seconds = time.perf_counter() - start
         result = placement.describe(summarize(config, trainer, test_loss, test_acc, test_seconds, device))
+        result["model_summary"] = summary
         if writes:
             # The final weights (the best epoch's, if EarlyStopping restored them): what
             # scripts/export_model.py exports. (DataParallel keeps the network in _layers.)

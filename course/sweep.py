@@ -4,29 +4,22 @@ Layout: ``<logdir>/<dataset>-<model>/<optimizer>-lr<lr>-seed<seed>/`` (see cours
 what a run directory holds). A run whose ``result.json`` exists is done and skipped, so the same
 command started again after Ctrl-C or kill -9 finishes the sweep without redoing anything.
 
-With ``jobs > 1`` each run is its own Python process: Paddle's CPU kernels for these small
-models barely use a second thread, so two single-threaded processes on two cores train about
-twice as many images per second as one process does.
+With ``jobs > 1`` runs train in that many single-threaded worker processes (course.workers):
+Paddle's CPU kernels for these small models barely use a second thread, so two processes on two
+cores train about twice as many images per second as one process does.
 """
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from course.config import RunConfig
 from course.errors import ConfigError
-from course.experiment import run_experiment
+from course.experiment import CHECKPOINT, run_experiment
 from course.files import atomic_write_json, read_json
 from course.optimizers import canonical_optimizer, check_learning_rate
 from course.progress import hms, progress_bar
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
 
 @dataclass
 class Sweep:
@@ -87,8 +80,12 @@ def threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(jobs, 1))
 
 
-def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True) -> list[dict]:
-    """Run every unfinished cell of ``sweep``; return the results of all cells, in grid order."""
+def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool = True) -> list[dict]:
+    """Run every unfinished cell of ``sweep``; return the results of all cells, in grid order.
+
+    An unfinished run continues from its last completed epoch, or with ``resume=False`` starts
+    over (its checkpoint and metrics are deleted first). Finished runs are never trained again.
+    """
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     cells = sweep.runs()
@@ -97,6 +94,10 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True) -> list[dict]:
         "arms": sweep.arms, "lrs": sweep.lrs, "seeds": sweep.seeds,
         "base": sweep.base.to_dict()})
     todo = [(c, d) for c, d in cells if not (d / "result.json").exists()]
+    if not resume:
+        for _, run_dir in todo:
+            for name in (CHECKPOINT, "metrics.json", "metrics.csv"):
+                (run_dir / name).unlink(missing_ok=True)
     if len(todo) < len(cells):
         print(f"{len(cells) - len(todo)} of {len(cells)} runs already done in {sweep.root}; "
               f"running the other {len(todo)}")
@@ -121,62 +122,25 @@ def describe(result: dict) -> str:
             f"{result['epochs_run']} epochs, {hms(result['total_seconds'])}")
 
 
-def _die_with_parent():
-    """In the child: get SIGKILL when the sweep process dies, so kill -9 leaves no orphan runs."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def _start(config: RunConfig, run_dir: Path, threads: int) -> subprocess.Popen:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "config.json", config.to_dict())
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
-               PADDLE_OPT_LAB_THREADS=str(threads),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
-    log = open(run_dir / "train.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "course.run_one", str(run_dir)], cwd=REPO_ROOT,
-                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-
-
 def _run_in_processes(todo, jobs: int, bar) -> None:
-    threads = threads_per_job(jobs)
-    pending, running, failures = list(todo), {}, []
-    try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                config, run_dir = pending.pop(0)
-                print(f"[{config.run_name()}] training (log: {run_dir / 'train.log'})", flush=True)
-                running[_start(config, run_dir, threads)] = (config, run_dir)
-            time.sleep(0.2)
-            for proc in [p for p in running if p.poll() is not None]:
-                config, run_dir = running.pop(proc)
-                result = read_json(run_dir / "result.json")
-                if proc.returncode == 0 and result is not None:
-                    print(f"[{config.run_name()}] {describe(result)}", flush=True)
-                    bar.update(1)
-                    continue
-                tail = _last_line(run_dir / "train.log")
-                if proc.returncode == 2:   # a user error is the same for every run: stop the sweep
-                    raise ConfigError(tail.removeprefix("error: "))
-                failures.append(f"{config.run_name()}: exit {proc.returncode}: {tail}")
-                print(f"[{config.run_name()}] FAILED (exit {proc.returncode}): {tail}", flush=True)
-    finally:
-        for proc in running:
-            proc.terminate()
-        for proc in running:
-            proc.wait()
+    from course.workers import FAILED, USER_ERROR, train_in_workers
+
+    cells = []
+    for config, run_dir in todo:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "config.json", config.to_dict())
+        cells.append((config.to_dict(), str(run_dir)))
+        print(f"[{config.run_name()}] queued (log: {run_dir / 'train.log'})", flush=True)
+    failures = []
+    for run_dir, result, status, message in train_in_workers(cells, jobs, threads_per_job(jobs)):
+        name = Path(run_dir).name
+        if status == USER_ERROR:   # a user error is the same for every run: stop the sweep
+            raise ConfigError(message)
+        if status == FAILED:
+            failures.append(f"{name}: {message} (see {Path(run_dir) / 'train.log'})")
+            print(f"[{name}] FAILED: {message}", flush=True)
+            continue
+        print(f"[{name}] {describe(result)}", flush=True)
+        bar.update(1)
     if failures:
         raise RuntimeError(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
-
-
-def _last_line(path: Path) -> str:
-    try:
-        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return "(no log)"
-    return lines[-1] if lines else "(empty log)"

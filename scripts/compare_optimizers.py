@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
-from course.cli import HelpFormatter, csv_list, run_main  # noqa: E402
+from course.cli import HelpFormatter, csv_list, key_values, run_main  # noqa: E402
 from course.config import RunConfig  # noqa: E402
 from course.optimizers import OPTIMIZERS  # noqa: E402
 
@@ -59,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs per run")
     g.add_argument("--batch-size", type=int, default=d.batch_size, help="images per step")
     g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 regularisation coefficient")
-    g.add_argument("--schedule", default=d.schedule, help="learning-rate schedule name (see course/schedules.py)")
+    g.add_argument("--schedule", default=d.schedule,
+                   help="learning-rate schedule: constant, exponential, polynomial, step, cosine, onecycle, warmup")
+    g.add_argument("--schedule-args", type=key_values, default="",
+                   help="the schedule's settings, e.g. 'decay_steps=60,decay_rate=0.96,staircase=true'")
     g.add_argument("--early-stop", default=d.early_stop, help="EarlyStopping spec, e.g. 'monitor=val_acc,patience=2'")
     g.add_argument("--reduce-lr-on-plateau", default=d.reduce_lr, help="ReduceLROnPlateau spec, e.g. 'monitor=val_acc,factor=0.1,patience=1'")
     g.add_argument("--checkpoint", default=d.checkpoint, help="'best' keeps the best epoch's weights")
@@ -72,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--logdir", default="runs", help="root directory of all runs")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--report-only", action="store_true", help="only (re)write the table and plots from finished runs")
+    g.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                   help="continue unfinished runs from their last epoch (--no-resume: start them over)")
     g.add_argument("--dry-run", action="store_true",
                    help="smoke test: 2 optimizers x 1 rate, 1 epoch on 512 images (seconds, not minutes)")
     return p
@@ -82,7 +87,7 @@ def config_from_args(args) -> RunConfig:
         dataset=args.dataset, model=args.model, image_size=args.image_size, augment=args.augment,
         validation_split=args.validation_split, split_seed=args.split_seed,
         freeze_backbone=args.freeze_backbone, pretrained=args.pretrained, weight_decay=args.weight_decay,
-        schedule=args.schedule, epochs=args.epochs, batch_size=args.batch_size, subset=args.subset,
+        schedule=args.schedule, schedule_args=args.schedule_args, epochs=args.epochs, batch_size=args.batch_size, subset=args.subset,
         val_subset=args.val_subset, early_stop=args.early_stop, reduce_lr=args.reduce_lr_on_plateau,
         checkpoint=args.checkpoint, device=args.device, data_cache=args.data_cache,
         target_acc=args.target_acc, stop_at_chance=not args.no_stop_at_chance)
@@ -107,7 +112,7 @@ def main(argv=None) -> int:
         print(f"{len(cells)} runs ({len(sweep.optimizers)} optimizers x {len(sweep.lrs)} rates x "
               f"{len(sweep.seeds)} seeds) of {sweep.base.model} on {sweep.base.dataset}, {subset}, "
               f"{args.epochs} epochs, {min(args.jobs, len(cells))} at a time -> {sweep.root}")
-        run_sweep(sweep, jobs=args.jobs, progress=not args.no_progress)
+        run_sweep(sweep, jobs=args.jobs, progress=not args.no_progress, resume=args.resume)
     paths = write_report(sweep.root, sweep.optimizers, title=sweep.root.name)
     print()
     print(paths["table"])

@@ -179,3 +179,29 @@ def test_table_shows_spread_over_seeds_early_stops_and_changed_rates():
     assert "final lr" in table.splitlines()[0]
     assert "| adam+es | 0.01 | 2 | 91.00% ± 1.41 |" in es and "3 (2/2 early stop)" in es
     assert "| adam+es+plateau | 0.01 | 2 | 96.00% ± 1.41 | 96.00% | 0.001 |" in plateau
+
+
+def test_schedule_and_its_settings_from_the_command_line(tmp_path):
+    out = cli("--model", "mlp_relu", "--optimizers", "sgd", "--lrs", "0.1", "--epochs", "2", "--subset", "3200",
+              "--val-subset", "200", "--schedule", "step", "--schedule-args", "step_size=1,gamma=0.5",
+              "--logdir", str(tmp_path), "--jobs", "1", timeout=300)
+    assert out.returncode == 0, out.stderr
+    run_dir = tmp_path / "mnist_mnist_small-mlp_relu" / "sgd-lr0.1-seed0"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["schedule"] == "step" and config["schedule_args"] == {"step_size": 1, "gamma": 0.5}
+    assert [h["lr"] for h in json.loads((run_dir / "metrics.json").read_text())] == [0.1, 0.05]
+    assert "parameters" in out.stdout and "FLOPs" in out.stdout       # the model summary is printed
+
+
+def test_no_resume_starts_unfinished_runs_over(tmp_path, monkeypatch, capsys):
+    from tests.test_resume import interrupt_after_epochs
+
+    sweep = Sweep(small(), optimizers=["adam"], lrs=[0.01], logdir=str(tmp_path))
+    with monkeypatch.context() as m:
+        interrupt_after_epochs(m, 1)
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(sweep, jobs=1, progress=False)
+    capsys.readouterr()
+    run_sweep(sweep, jobs=1, progress=False, resume=False)
+    printed = capsys.readouterr().out
+    assert "epoch 1/2" in printed and "epoch 2/2" in printed      # trained from the start again
