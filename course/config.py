@@ -59,7 +59,8 @@ class RunConfig:
 
     def group_name(self) -> str:
         """The sweep directory's name, '<dataset>-<model>', e.g. 'mnist-lenet'."""
-        return f"{dataset_label(self.dataset)}-{self.model}"
+        # 'vision:resnet18' -> 'vision_resnet18': a colon is no good in a Windows path
+        return f"{dataset_label(self.dataset)}-{self.model.replace(':', '_')}"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -36,6 +36,9 @@ def _init_worker(threads: int) -> None:
     import paddle
 
     paddle.base.core.set_num_threads(threads)
+    # Paddle reports SIGTERM as a "FatalError" with a stack dump; a worker stopped because the
+    # sweep was interrupted should just stop.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _train(cell: tuple[dict, str]) -> tuple[str, dict | None, str, str]:
@@ -75,7 +78,9 @@ def train_in_workers(cells, jobs: int, threads: int):
                 os.environ[key] = value
     try:
         yield from pool.imap_unordered(_train, cells)
-        pool.close()
-    finally:
+        pool.close()   # all done: let the workers exit by themselves
+    except BaseException:  # Ctrl-C, or the sweep stopped early on a user error
         pool.terminate()
+        raise
+    finally:
         pool.join()
