@@ -7,7 +7,8 @@ chapter script reads as the article's settings and little else:
 
 - ``folder_dataset``: ``--data PATH`` as a ``folder:`` dataset; a dry run copies a few images
   per class, so it takes seconds whatever the tree's size.
-- ``resolve_pretrained``: ``--pretrained imagenet`` checked before any training starts.
+- ``resolve_pretrained``: ``--pretrained imagenet`` checked before any training starts;
+  ``image_chapter_inputs`` does the dry run, the folder and the weights of an image chapter.
 - ``add_run_flags``, ``run_and_report``, ``print_where``: the common flags and the ending (the
   table, the plots and the VisualDL command).
 """
@@ -203,3 +204,18 @@ def print_where(table_md, table_csv, plots, vdl_dirs) -> None:
         print("plots:  " + "  ".join(str(p) for p in plots))
     print(f"VisualDL: visualdl --logdir {' '.join(str(d) for d in vdl_dirs)} --host 127.0.0.1 "
           "--port 8040   then open http://127.0.0.1:8040")
+
+
+def image_chapter_inputs(args, model: str) -> tuple[str, str, str]:
+    """An image chapter's dry-run settings, folder dataset and weights, from its parsed flags.
+
+    Returns (dataset spec, pretrained spec, weights as the printout names them); with
+    ``--dry-run`` it first shrinks the run (32x32, 1 epoch, one seed, under LOGDIR/dry-run).
+    """
+    if args.dry_run:
+        args.logdir = str(dry_run_logdir(args))
+        args.image_size, args.epochs, args.seeds = DRY_RUN_IMAGE_SIZE, 1, args.seeds[:1]
+    dataset = folder_dataset(args.data, args.dry_run, args.logdir)
+    pretrained = resolve_pretrained(model, args.pretrained, args.dry_run)
+    weights = "ImageNet" if pretrained == "imagenet" else pretrained or "random (no pretrained weights)"
+    return dataset, pretrained, weights

@@ -41,8 +41,7 @@ if __package__ in (None, ""):  # run as a file: the repository root, not course/
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
 from course.sweep import Sweep  # noqa: E402
-from course.chapter import (DEMO_DATA, DRY_RUN_IMAGE_SIZE, add_run_flags,  # noqa: E402
-                            dry_run_logdir, folder_dataset, resolve_pretrained, run_and_report)
+from course.chapter import DEMO_DATA, add_run_flags, image_chapter_inputs, run_and_report  # noqa: E402
 from course.cli import HelpFormatter, run_main  # noqa: E402
 from course.config import RunConfig  # noqa: E402
 
@@ -78,18 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.dry_run:
-        args.logdir = str(dry_run_logdir(args))
-        args.image_size, args.epochs, args.seeds = DRY_RUN_IMAGE_SIZE, 1, args.seeds[:1]
-    dataset = folder_dataset(args.data, args.dry_run, args.logdir)
-    pretrained = resolve_pretrained("vgg16_transfer", args.pretrained, args.dry_run)
+    dataset, pretrained, weights = image_chapter_inputs(args, "vgg16_transfer")
     base = RunConfig(dataset=dataset, model="vgg16_transfer", image_size=args.image_size,
                      validation_split=args.validation_split, split_seed=args.split_seed,
                      freeze_backbone=True, pretrained=pretrained, epochs=args.epochs,
                      batch_size=args.batch_size, device=args.device)
     arms = [ADAM_DECAY, ARMS[1]] if args.adam_decay else ARMS
     sweep = Sweep(base, arms, seeds=args.seeds, logdir=args.logdir)
-    weights = "ImageNet" if pretrained == "imagenet" else pretrained or "random (no pretrained weights)"
     run_and_report(sweep, args, title=f"{sweep.root.name}: frozen VGG16, Adam vs SGD (article 001)",
                    what=f"{args.image_size}x{args.image_size}, batch {args.batch_size}, "
                         f"{args.epochs} epochs, backbone weights: {weights}")

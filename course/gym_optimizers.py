@@ -50,8 +50,7 @@ if __package__ in (None, ""):  # run as a file: the repository root, not course/
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
 from course.sweep import Sweep  # noqa: E402
-from course.chapter import (DEMO_DATA, DRY_RUN_IMAGE_SIZE, add_run_flags,  # noqa: E402
-                            dry_run_logdir, folder_dataset, pick_arms, resolve_pretrained,
+from course.chapter import (DEMO_DATA, add_run_flags, image_chapter_inputs, pick_arms,  # noqa: E402
                             run_and_report)
 from course.cli import HelpFormatter, csv_list, run_main  # noqa: E402
 from course.config import RunConfig  # noqa: E402
@@ -111,18 +110,13 @@ def training_times(runs) -> list[str]:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.dry_run:
-        args.logdir = str(dry_run_logdir(args))
-        args.image_size, args.epochs, args.seeds = DRY_RUN_IMAGE_SIZE, 1, args.seeds[:1]
-    dataset = folder_dataset(args.data, args.dry_run, args.logdir)
-    pretrained = resolve_pretrained("densenet121", args.pretrained, args.dry_run)
+    dataset, pretrained, weights = image_chapter_inputs(args, "densenet121")
     base = RunConfig(dataset=dataset, model="densenet121", image_size=args.image_size,
                      augment=args.augment, validation_split=args.validation_split,
                      split_seed=args.split_seed, pretrained=pretrained, epochs=args.epochs,
                      batch_size=args.batch_size, early_stop=args.early_stop,
                      checkpoint=args.checkpoint, device=args.device)
     sweep = Sweep(base, pick_arms(ARMS, args.optimizers, base), seeds=args.seeds, logdir=args.logdir)
-    weights = "ImageNet" if pretrained == "imagenet" else pretrained or "random (no pretrained weights)"
     run_and_report(
         sweep, args, title=f"{sweep.root.name}: five optimizers on DenseNet121 (article 000)",
         what=f"{args.image_size}x{args.image_size}, batch {args.batch_size}, up to {args.epochs} "
