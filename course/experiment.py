@@ -106,6 +106,10 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     device = placement.start(config.device)
     if writes:
         run_dir.mkdir(parents=True, exist_ok=True)
+        # A run killed while writing leaves its temporary file (never a torn result file);
+        # only this run writes here, so what is left is garbage.
+        for stale in run_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         atomic_write_json(run_dir / "config.json", config.to_dict())
 
     progress = progress and writes

@@ -90,6 +90,8 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool =
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     cells = sweep.runs()
     sweep.root.mkdir(parents=True, exist_ok=True)
+    for stale in sweep.root.glob(".*.tmp"):   # left by a sweep killed while writing its summary
+        stale.unlink(missing_ok=True)
     atomic_write_json(sweep.root / "sweep.json", {
         "arms": sweep.arms, "lrs": sweep.lrs, "seeds": sweep.seeds,
         "base": sweep.base.to_dict()})

@@ -60,3 +60,12 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, k):
     for name in a:
         np.testing.assert_array_equal(np.asarray(a[name]), np.asarray(b[name]))
     assert resumed["test_acc"] == whole["test_acc"] and resumed["test_loss"] == whole["test_loss"]
+
+
+def test_a_restarted_run_removes_the_temporary_files_a_kill_left(tmp_path):
+    config = RunConfig(dataset=f"mnist:{FIXTURE}", model="mlp_relu", epochs=1, subset=320, val_subset=100)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / ".last.pdckpt.12345.tmp").write_bytes(b"half a checkpoint")
+    run_experiment(config, run_dir, progress=False)
+    assert not list(run_dir.glob(".*.tmp")) and (run_dir / "result.json").is_file()
