@@ -65,6 +65,32 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
                    stop_at_chance=config.stop_at_chance)
 
 
+def check_config(config: RunConfig) -> None:
+    """Raise, before any data is loaded or worker started, the user errors a run would meet:
+    names (model, optimizer, schedule), rates, callback specs, and a model that cannot read the
+    dataset (the course's MNIST nets take 1x28x28 digits, the image models RGB folders)."""
+    from models import is_mnist_model
+    from course.callback_flags import callbacks_from_flags
+    from course.optimizers import canonical_optimizer, check_learning_rate
+    from course.schedules import build_schedule
+
+    canonical_optimizer(config.optimizer)
+    check_learning_rate(config.lr)
+    for name in ("epochs", "batch_size"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}")
+    mnist_net, kind = is_mnist_model(config.model), config.dataset.partition(":")[0]
+    if kind == "mnist" and not mnist_net:
+        raise ConfigError(f"model {config.model!r} is an image model; give it --dataset folder:PATH, "
+                          "or use an MNIST net (linear, mlp_sigmoid, mlp_relu, mlp_keras, lenet)")
+    if kind == "folder" and mnist_net:
+        raise ConfigError(f"model {config.model!r} is one of the course's MNIST nets (1x28x28 digits); "
+                          "for an image folder use e.g. mobilenet_v2, vgg16_gap or densenet121")
+    callbacks_from_flags(config.early_stop or None, config.reduce_lr or None, config.checkpoint or None)
+    if config.schedule != "constant" or config.schedule_args:
+        build_schedule(config.schedule, config.lr, 1, config.epochs, **config.schedule_args)
+
+
 class SingleProcess:
     """Where a run computes and who writes its files: by default one process that writes all.
 
@@ -103,6 +129,7 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     finished = read_json(run_dir / "result.json")
     if finished is not None:
         return finished
+    check_config(config)
     device = placement.start(config.device)
     if writes:
         run_dir.mkdir(parents=True, exist_ok=True)

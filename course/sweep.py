@@ -16,7 +16,7 @@ from pathlib import Path
 
 from course.config import RunConfig
 from course.errors import ConfigError
-from course.experiment import CHECKPOINT, run_experiment
+from course.experiment import CHECKPOINT, check_config, run_experiment
 from course.files import atomic_write_json, read_json
 from course.optimizers import canonical_optimizer, check_learning_rate
 from course.progress import hms, progress_bar
@@ -89,6 +89,8 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool =
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     cells = sweep.runs()
+    for config, _ in cells:   # a user error is the same in every worker: report it once, first
+        check_config(config)
     sweep.root.mkdir(parents=True, exist_ok=True)
     for stale in sweep.root.glob(".*.tmp"):   # left by a sweep killed while writing its summary
         stale.unlink(missing_ok=True)

@@ -128,6 +128,9 @@ def test_parallel_jobs_run_in_separate_processes(tmp_path):
     (["--model", "resnet999"], "resnet999"),
     (["--dataset", "mnist:/no/such/mnist.json.gz"], "/no/such/mnist.json.gz"),
     (["--jobs", "0"], "--jobs must be >= 1"),
+    (["--model", "mobilenet_v2"], "'mobilenet_v2' is an image model"),
+    (["--schedule", "exponential", "--schedule-args", "decay_stepz=3"], "decay_stepz"),
+    (["--early-stop", "patience=-1"], "patience"),
 ])
 def test_user_mistakes_are_one_line_errors_with_exit_code_2(tmp_path, args, message):
     out = cli("--logdir", str(tmp_path), "--epochs", "1", "--subset", "100", *args, timeout=300)
