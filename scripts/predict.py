@@ -30,11 +30,31 @@ from course.errors import ConfigError  # noqa: E402
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPG files to classify")
-    p.add_argument("--model", required=True, metavar="PREFIX", default=argparse.SUPPRESS,
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="PNG/JPG files to classify")
+    p.add_argument("--model", metavar="PREFIX", default="",
                    help="path prefix of an export, e.g. RUN_DIR/export/model (or that folder)")
     p.add_argument("--top-k", type=int, default=1, help="show the K most likely classes per image")
+    p.add_argument("--dry-run", action="store_true",
+                   help="smoke test: export an untrained LeNet and classify a blank digit, in a temp folder")
     return p
+
+
+def dry_run(top_k: int) -> None:
+    """Export an untrained LeNet and classify one blank image, all in a temporary folder."""
+    import tempfile
+
+    from PIL import Image
+
+    from course.export import export_model, load_exported, predict_files
+    from models import build_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export_model(build_model("lenet"), (1, 28, 28), f"{tmp}/model", [str(i) for i in range(10)])
+        image = f"{tmp}/blank.png"
+        Image.new("L", (28, 28)).save(image)
+        layer, meta = load_exported(f"{tmp}/model")
+        for guesses in predict_files(layer, meta, [image], top_k):
+            print(format_line("blank.png (untrained LeNet)", guesses))
 
 
 def format_line(path, guesses, regression=False) -> str:
@@ -49,6 +69,11 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.top_k < 1:
         raise ConfigError(f"--top-k must be >= 1, got {args.top_k}")
+    if args.dry_run:
+        dry_run(args.top_k)
+        return 0
+    if not args.images or not args.model:
+        raise ConfigError("give one or more IMAGE files and --model PREFIX (see --help)")
     from course.export import load_exported, predict_files
 
     layer, meta = load_exported(args.model)
