@@ -67,7 +67,7 @@ def load_dataset(config: RunConfig, progress: bool = True) -> DataBundle:
     """Load the data a run config names: 'mnist', 'mnist:PATH' or 'folder:PATH'."""
     kind, _, path = config.dataset.partition(":")
     if kind == "mnist":
-        return _mnist(config, path or None)
+        return _mnist(config, path or None, progress)
     if kind == "folder":
         if not path:
             raise ConfigError("dataset 'folder:' needs a path, e.g. --dataset folder:~/photos")
@@ -83,10 +83,10 @@ def _take(split, n):
     return (images[:n], labels[:n]) if n else (images, labels)
 
 
-def _mnist(config: RunConfig, path) -> DataBundle:
+def _mnist(config: RunConfig, path, progress: bool) -> DataBundle:
     from data.mnist import load_mnist
 
-    splits = load_mnist(path=path, cache_dir=config.data_cache or None)
+    splits = load_mnist(path=path, cache_dir=config.data_cache or None, progress=progress)
     train = _take(splits.train, config.subset)
     val = _take(splits.valid, config.val_subset)
     eval_bs = max(config.batch_size, 100)  # measured: LeNet evaluates fastest at ~100 on a CPU

@@ -107,7 +107,8 @@ def main(argv=None) -> int:
     if not args.report_only:
         if sweep.base.dataset.split(":")[0] == "mnist":
             from data.mnist import load_mnist  # fetch once here, not in every worker at the same time
-            load_mnist(path=sweep.base.dataset.partition(":")[2] or None, cache_dir=sweep.base.data_cache or None)
+            load_mnist(path=sweep.base.dataset.partition(":")[2] or None, cache_dir=sweep.base.data_cache or None,
+                       progress=not args.no_progress)
         subset = f"{args.subset:,} training images" if args.subset else "all training images"
         print(f"{len(cells)} runs ({len(sweep.optimizers)} optimizers x {len(sweep.lrs)} rates x "
               f"{len(sweep.seeds)} seeds) of {sweep.base.model} on {sweep.base.dataset}, {subset}, "
