@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from course.errors import ConfigError
+from course.errors import ConfigError, SweepError
 from data.errors import DataError
 from models.errors import ModelError
 
@@ -24,6 +24,9 @@ def run_main(main, argv=None, interrupted_hint: str = "") -> int:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2
+    except SweepError as err:   # not the user's mistake, but no traceback helps either
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted. {interrupted_hint}".rstrip(), file=sys.stderr)
         return 130

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course.config import RunConfig
-from course.errors import ConfigError
+from course.errors import ConfigError, SweepError
 from course.experiment import CHECKPOINT, check_config, run_experiment
 from course.files import atomic_write_json, read_json
 from course.optimizers import canonical_optimizer, check_learning_rate
@@ -147,4 +147,5 @@ def _run_in_processes(todo, jobs: int, bar) -> None:
         print(f"[{name}] {describe(result)}", flush=True)
         bar.update(1)
     if failures:
-        raise RuntimeError(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
+        raise SweepError(f"{len(failures)} run(s) failed; run the same command again to retry them:\n"
+                         + "\n".join(failures))
