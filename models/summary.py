@@ -95,7 +95,8 @@ def _flops_with_paddle_rules(model, input_shape):
 
     counted = []
     for layer in model.sublayers(include_self=True):
-        count = register_hooks.get(type(layer))
+        # By class, walking up: models.layers.Conv2D is counted as the nn.Conv2D it is.
+        count = next((register_hooks[c] for c in type(layer).__mro__ if c in register_hooks), None)
         if count is None or list(layer.children()):
             continue
         layer.register_buffer("total_ops", paddle.zeros([1], dtype="int64"), persistable=False)
