@@ -4,11 +4,13 @@
 Measures in one run, side by side (interleaved A, B, C, D, A, B, ... with repeats; medians):
   1. our loop: course.trainer.Trainer.train_epoch over course.datasets.ArrayLoader
   2. the ceiling: the same step on batches already held as paddle tensors
-  3. paddle.Model.fit (hapi) on a paddle.io.Dataset over the same arrays
-  4. the course's per-sample load_data generator feeding our step
+  3. our loop with LeNet's convs on paddle.nn.Conv2D's forward (what models.layers.Conv2D saves)
+  4. paddle.Model.fit (hapi) on a paddle.io.Dataset over the same arrays
+  5. the course's per-sample load_data generator feeding our step
   all LeNet + SGD, batch 64, one thread, real MNIST; then
-  5. a 4-run sweep with --jobs 2 vs --jobs 1 (images trained per wall second)
-  6. seconds and peak memory to get MNIST as arrays: our fast cache vs json.load(gzip.open(...))
+  6. a sweep of 4 runs the size of the default sweep's (5 epochs of 10,000 images), --jobs 2 vs
+     --jobs 1 (images trained per wall second)
+  7. seconds and peak memory to get MNIST as arrays: our fast cache vs json.load(gzip.open(...))
 and prints a table, the ratios, and PASS/FAIL for each target. See bench/README.md.
 
 examples:
@@ -56,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=None,
                    help="interleaved timed epochs per loop (default 9; --quick 1)")
     p.add_argument("--sweep-images", type=int, default=None,
-                   help="training images per sweep run (default 10000, the default sweep's run; --quick 256)")
+                   help="training images per sweep run (default 10000, as in the default sweep; --quick 256)")
+    p.add_argument("--sweep-epochs", type=int, default=None,
+                   help="epochs per sweep run (default 5, as in the default sweep; --quick 1)")
     p.add_argument("--process-repeats", type=int, default=None,
                    help="interleaved rounds of the fresh-process tests: sweeps, loads (default 3; --quick 1)")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in seconds")
@@ -136,7 +140,7 @@ def profile_loops(images, labels) -> None:
 
 
 # --- 5, 6: fresh processes, interleaved ------------------------------------------------------------
-def measure_sweep(dataset: str, images: int, repeats: int) -> dict:
+def measure_sweep(dataset: str, images: int, epochs: int, val_images: int, repeats: int) -> dict:
     from bench.processes import sweep_throughput, worker_startup_seconds
 
     out = {1: [], 2: [], "startup_seconds": []}
@@ -144,7 +148,7 @@ def measure_sweep(dataset: str, images: int, repeats: int) -> dict:
         out["startup_seconds"].append(worker_startup_seconds(dataset, USER_ENV))
         print(f"  round {rep + 1}/{repeats} worker start-up: {out['startup_seconds'][-1]:.1f} s", flush=True)
         for jobs in (1, 2):
-            r = sweep_throughput(dataset, images, jobs, USER_ENV)
+            r = sweep_throughput(dataset, images, epochs, val_images, jobs, USER_ENV)
             r["loadavg"] = loadavg()
             out[jobs].append(r)
             print(f"  round {rep + 1}/{repeats} sweep --jobs {jobs}: {r['images']} images in "
@@ -190,7 +194,8 @@ def print_report(results: dict) -> list[str]:
         print(f"{LABELS[name]:38s} {median(v):12.1f} {min(v):8.1f} {max(v):8.1f} "
               f"{median(r['images_per_cpu_s']):10.1f}")
     print()
-    for other, label in (("ceiling", "ceiling"), ("hapi", "Model.fit"), ("course", "course generator")):
+    for other, label in (("ceiling", "ceiling"), ("paddle_conv", "paddle.nn.Conv2D"), ("hapi", "Model.fit"),
+                         ("course", "course generator")):
         r = results["ratios"][f"ours / {other}"]
         line = (f"ratio ours / {label}: {r['of_medians']:.3f} (per-round median {r['paired']:.3f}, "
                 f"per CPU second {r['cpu']:.3f})")
@@ -205,17 +210,20 @@ def print_report(results: dict) -> list[str]:
         for jobs in ("1", "2"):
             runs = s[jobs]
             print(f"sweep --jobs {jobs}: {median([r['images_per_s'] for r in runs]):.1f} images/s "
-                  f"(median of {len(runs)}; {runs[0]['runs']} runs x {results['images_per_run']} images, "
+                  f"(median of {len(runs)}; {runs[0]['runs']} runs x {results['sweep_epochs']} epochs x "
+                  f"{results['images_per_run']} images, "
                   f"{median([r['seconds'] for r in runs]):.1f} s; "
                   f"{median([r['cpu_seconds'] / r['seconds'] for r in runs]):.2f} cores busy, "
                   f"{median([r['images_per_cpu_s'] for r in runs]):.1f} images/CPU-s)")
         print(f"sweep worker start-up (fresh python, import paddle + engine, load MNIST): "
               f"{median(s['startup_seconds']):.1f} s, paid once per worker with --jobs 2")
         v = s["ratio"]
-        print(f"ratio sweep jobs 2 / jobs 1: {v:.2f}  " + verdict("sweep jobs 2 / jobs 1", v))
+        per_round = [b["images_per_s"] / a["images_per_s"] for a, b in zip(s["1"], s["2"])]
+        print(f"ratio sweep jobs 2 / jobs 1: {v:.3f} (per round: "
+              f"{', '.join(format(r, '.3f') for r in per_round)})  " + verdict("sweep jobs 2 / jobs 1", v))
         print(f"  if each job had a core of its own: ~{s['ideal_ratio']:.2f} (2 x the ratio of images "
               f"per CPU second, jobs 2 / jobs 1: what process-per-run costs in CPU)")
-        targets.append(f"sweep jobs 2 / jobs 1 = {v:.2f}x  " + verdict("sweep jobs 2 / jobs 1", v))
+        targets.append(f"sweep jobs 2 / jobs 1 = {v:.3f}x  " + verdict("sweep jobs 2 / jobs 1", v))
         if results.get("scheduler_note"):
             print(results["scheduler_note"])
     if "load" in results:
@@ -245,9 +253,11 @@ def main(argv=None) -> int:
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 9)
     rounds = args.process_repeats if args.process_repeats is not None else (1 if args.quick else 3)
     sweep_images = args.sweep_images if args.sweep_images is not None else (256 if args.quick else 10_000)
-    if min(images_wanted, sweep_images) < 64 or min(repeats, rounds) < 1:
-        raise ConfigError(f"--images and --sweep-images must be >= 64, --repeats and --process-repeats "
-                          f">= 1; got {images_wanted}, {sweep_images}, {repeats} and {rounds}")
+    sweep_epochs = args.sweep_epochs if args.sweep_epochs is not None else (1 if args.quick else 5)
+    if min(images_wanted, sweep_images) < 64 or min(repeats, rounds, sweep_epochs) < 1:
+        raise ConfigError(f"--images and --sweep-images must be >= 64, --repeats, --process-repeats and "
+                          f"--sweep-epochs >= 1; got {images_wanted}, {sweep_images}, {repeats}, {rounds} "
+                          f"and {sweep_epochs}")
     if args.dataset.partition(":")[0] != "mnist":
         raise ConfigError(f"--dataset must be 'mnist' or 'mnist:PATH', got {args.dataset!r}")
     import paddle
@@ -259,16 +269,18 @@ def main(argv=None) -> int:
     train_x, train_y = load_mnist(path=args.dataset.partition(":")[2] or None).train
     images, labels = train_x[:images_wanted], train_y[:images_wanted]
     results = {"dataset": args.dataset, "images": len(images), "repeats": repeats, "process_repeats": rounds,
-               "images_per_run": sweep_images,
+               "images_per_run": sweep_images, "sweep_epochs": sweep_epochs,
+               # The default sweep validates on all 10,000 validation images every epoch.
+               "sweep_val_images": 256 if args.quick else 0,
                "cpus": os.cpu_count(), "loadavg_start": os.getloadavg(), "scheduler_note": scheduler_note()}
     print(f"bench_training: LeNet + SGD(0.01), batch 64, 1 thread, {len(images):,} {args.dataset} "
           f"images x {repeats} interleaved rounds; {os.cpu_count()} CPUs, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
     results["loops"] = measure_loops(images, labels, repeats)
-    results["ratios"] = {f"ours / {o}": ratio(results["loops"], "ours", o) for o in ("ceiling", "hapi", "course")}
+    results["ratios"] = {f"ours / {o}": ratio(results["loops"], "ours", o) for o in ("ceiling", "paddle_conv", "hapi", "course")}
     if not args.skip_sweep:
-        s = measure_sweep(args.dataset, results["images_per_run"], rounds)
+        s = measure_sweep(args.dataset, sweep_images, sweep_epochs, results["sweep_val_images"], rounds)
         per_cpu = {j: median([r["images_per_cpu_s"] for r in s[j]]) for j in (1, 2)}
         results["sweep"] = {"1": s[1], "2": s[2], "startup_seconds": s["startup_seconds"],
                             "ratio": (median([r["images_per_s"] for r in s[2]])

@@ -1,10 +1,12 @@
-"""The four training loops the benchmark compares, each one epoch of LeNet + SGD at batch 64.
+"""The five training loops the benchmark compares, each one epoch of LeNet + SGD at batch 64.
 
 - ``ours``: ``course.trainer.Trainer.train_epoch`` over ``course.datasets.ArrayLoader``, exactly
   what every sweep run does (numpy batches -> ``paddle.to_tensor`` -> step, plus its loss and
   accuracy bookkeeping).
 - ``ceiling``: the same model and optimizer on batches that are already paddle tensors; the loop
   does only forward, loss, backward, step, clear_grad. No loop can be faster than this one.
+- ``paddle_conv``: ours, with LeNet's convolutions running ``paddle.nn.Conv2D``'s own forward
+  instead of ``models.layers.Conv2D``'s faster bias add: what that layer saves.
 - ``hapi``: ``paddle.Model.fit`` on a ``paddle.io.Dataset`` over the same arrays (per-sample
   ``__getitem__`` + collate in ``DataLoader``, a metric and callbacks every step).
 - ``course``: the course's own ``load_data`` generator (【手写数字识别】之优化算法, article 002)
@@ -27,16 +29,18 @@ import paddle.nn.functional as F
 from course.config import RunConfig
 from course.datasets import ArrayLoader
 from course.experiment import build_training
+from models.layers import Conv2D
 
 # hapi passes the DataLoader's tensors through paddle.to_tensor again and Paddle warns each step.
 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
 
 BATCH_SIZE = 64
 IMAGE_SHAPE = (1, 28, 28)
-LOOPS = ("ours", "ceiling", "hapi", "course")
+LOOPS = ("ours", "ceiling", "paddle_conv", "hapi", "course")
 LABELS = {
     "ours": "Trainer.train_epoch + ArrayLoader",
     "ceiling": "preloaded tensors (ceiling)",
+    "paddle_conv": "ours with paddle.nn.Conv2D's forward",
     "hapi": "paddle.Model.fit (hapi)",
     "course": "course per-sample generator",
 }
@@ -70,6 +74,17 @@ def make_ceiling(images, labels, seed=0):
             optimizer.step()
             optimizer.clear_grad()
     return epoch
+
+
+def make_paddle_conv(images, labels, seed=0):
+    """Ours, with LeNet's convolutions back on paddle.nn.Conv2D's forward (its slow bias add):
+    what models.layers.Conv2D saves. Same parameters, same numbers."""
+    trainer = fresh_trainer(seed)
+    for layer in trainer.model.sublayers():
+        if isinstance(layer, Conv2D):
+            layer.__class__ = paddle.nn.Conv2D
+    loader = ArrayLoader(images, labels, BATCH_SIZE, shuffle=True, seed=seed)
+    return lambda: trainer.train_epoch(loader)
 
 
 class ArrayDataset(paddle.io.Dataset):
@@ -136,4 +151,5 @@ def make_course(images, labels, seed=0):
     return lambda: trainer.train_epoch(generator)
 
 
-MAKERS = {"ours": make_ours, "ceiling": make_ceiling, "hapi": make_hapi, "course": make_course}
+MAKERS = {"ours": make_ours, "ceiling": make_ceiling, "paddle_conv": make_paddle_conv, "hapi": make_hapi,
+          "course": make_course}

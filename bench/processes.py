@@ -1,9 +1,9 @@
 """Benchmarks that need a fresh Python process each time: the sweep, and loading MNIST.
 
-- ``sweep_throughput``: ``course.sweep.run_sweep`` over 4 small LeNet runs in a temporary logdir,
+- ``sweep_throughput``: ``course.sweep.run_sweep`` over 4 LeNet runs in a temporary logdir,
   timed inside a fresh process (after its imports and after MNIST is loaded, as the CLI does
   before it starts the sweep), with the environment the user's shell gives it: ``--jobs 1``
-  trains the runs one after another in that process, ``--jobs 2`` starts one process per run.
+  trains the runs one after another in that process, ``--jobs 2`` in two worker processes.
 - ``load_seconds_and_memory``: MNIST as numpy arrays in a fresh interpreter, from our fast cache
   or the course's way, ``json.load(gzip.open('mnist.json.gz'))``: seconds from the start of the
   script (imports included), seconds of the load itself (after ``import numpy``/``data.mnist``),
@@ -29,9 +29,10 @@ import course
 from course.config import RunConfig
 from course.sweep import Sweep, run_sweep
 from data.mnist import load_mnist
-dataset, images, jobs, logdir, optimizers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-base = RunConfig(dataset=dataset, model="lenet", epochs=1, batch_size=64, subset=images,
-                 val_subset=min(images, 500), lr=0.01)
+dataset, images, epochs, val_images, jobs, logdir, optimizers = sys.argv[1:8]
+images, epochs, val_images, jobs = int(images), int(epochs), int(val_images), int(jobs)
+# The default sweep's settings (scripts/compare_optimizers.py) but for the optimizers and epochs.
+base = RunConfig(dataset=dataset, model="lenet", epochs=epochs, subset=images, val_subset=val_images, lr=0.01)
 # Loaded here, before the clock starts, as scripts/compare_optimizers.py does.
 train_size = len(load_mnist(path=dataset.partition(":")[2] or None).train[0])
 sweep = Sweep(base, optimizers.split(","), [0.01], [0], logdir)
@@ -44,6 +45,7 @@ results = run_sweep(sweep, jobs=jobs, progress=False)
 seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu   # children are reaped by now
 trained = sum(r["epochs_run"] for r in results) * min(images, train_size)
 print("BENCH " + json.dumps({"seconds": seconds, "cpu_seconds": cpu, "images": trained, "runs": len(results),
+                             "run_seconds": [r["total_seconds"] for r in results],
                              "diverged": sum(r["diverged"] for r in results)}))
 """
 
@@ -108,15 +110,17 @@ def _run_code(code: str, args: list, env: dict, timeout: float = 1800) -> dict:
     return json.loads(lines[-1][len("BENCH "):])
 
 
-def sweep_throughput(dataset: str, images: int, jobs: int, env: dict) -> dict:
-    """One sweep of 4 one-epoch LeNet runs on ``images`` images each with ``jobs`` at a time.
+def sweep_throughput(dataset: str, images: int, epochs: int, val_images: int, jobs: int, env: dict) -> dict:
+    """One sweep of 4 LeNet runs (``epochs`` x ``images`` images, validated on ``val_images``
+    each epoch, 0 = all) with ``jobs`` at a time.
 
     Returns wall and CPU seconds (the sweep process and its workers), images trained
     (runs x epochs x images), images per wall second and per CPU second.
     """
     logdir = tempfile.mkdtemp(prefix="bench-sweep-")
     try:
-        out = _run_code(_SWEEP_CODE, [dataset, images, jobs, logdir, ",".join(SWEEP_OPTIMIZERS)], env)
+        out = _run_code(_SWEEP_CODE, [dataset, images, epochs, val_images, jobs, logdir,
+                                      ",".join(SWEEP_OPTIMIZERS)], env)
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
     out["images_per_s"] = out["images"] / out["seconds"]

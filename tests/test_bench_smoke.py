@@ -22,15 +22,15 @@ def test_quick_benchmark_prints_table_ratios_and_targets(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     for label in ("Trainer.train_epoch + ArrayLoader", "preloaded tensors (ceiling)",
-                  "paddle.Model.fit (hapi)", "course per-sample generator"):
+                  "ours with paddle.nn.Conv2D's forward", "paddle.Model.fit (hapi)", "course per-sample generator"):
         assert re.search(rf"^{re.escape(label)}\s+{NUMBER}", out, re.M), f"no table row for {label}:\n{out}"
-    for ratio in ("ours / ceiling", "ours / Model.fit", "ours / course generator"):
+    for ratio in ("ours / ceiling", "ours / paddle.nn.Conv2D", "ours / Model.fit", "ours / course generator"):
         assert re.search(rf"^ratio {re.escape(ratio)}: {NUMBER}", out, re.M), f"no ratio line {ratio}:\n{out}"
     assert re.search(r"ours / ceiling = [0-9.]+\s+target >= 0\.95\s+(PASS|FAIL)", out)
     assert re.search(r"cache load = [0-9.]+ s\s+target < 0\.3 s\s+(PASS|FAIL)", out)
     assert "sweep" not in out.split("targets:")[1]        # --skip-sweep was honoured
     saved = json.loads(out_json.read_text())
-    assert set(saved["loops"]) == {"ours", "ceiling", "hapi", "course"}
+    assert set(saved["loops"]) == {"ours", "ceiling", "paddle_conv", "hapi", "course"}
     assert all(v["images_per_s"] and min(v["images_per_s"]) > 0 for v in saved["loops"].values())
 
 
