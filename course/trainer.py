@@ -21,7 +21,7 @@ from course.errors import ConfigError
 from course.progress import progress_bar
 
 
-CHANCE_CHECK_STEPS = 100  # MNIST's default first epoch (10,000 images / 64) has 157 steps
+CHANCE_CHECK_STEPS = 100  # MNIST's default first epoch (20,000 images / 64) has 313 steps
 
 
 class Trainer:
