@@ -8,13 +8,13 @@ Measures in one run, side by side (interleaved A, B, C, D, A, B, ... with repeat
   4. paddle.Model.fit (hapi) on a paddle.io.Dataset over the same arrays
   5. the course's per-sample load_data generator feeding our step
   all LeNet + SGD, batch 64, one thread, real MNIST; then
-  6. a sweep of 4 runs the size of the default sweep's (5 epochs of 10,000 images), --jobs 2 vs
+  6. a sweep of 4 runs the size of the default sweep's (5 epochs of 20,000 images), --jobs 2 vs
      --jobs 1 (images trained per wall second)
   7. seconds and peak memory to get MNIST as arrays: our fast cache vs json.load(gzip.open(...))
 and prints a table, the ratios, and PASS/FAIL for each target. See bench/README.md.
 
 examples:
-  python bench/bench_training.py                      # the full benchmark, ~10 min on 2 busy cores
+  python bench/bench_training.py                      # the full benchmark, ~25 min on 2 cores
   python bench/bench_training.py --quick --skip-sweep # smoke run, seconds
   python bench/bench_training.py --repeats 5 --images 6400 --json bench.json
   python bench/bench_training.py --profile            # + cProfile of our loop and the ceiling
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=None,
                    help="interleaved timed epochs per loop (default 9; --quick 1)")
     p.add_argument("--sweep-images", type=int, default=None,
-                   help="training images per sweep run (default 10000, as in the default sweep; --quick 256)")
+                   help="training images per sweep run (default 20000, as in the default sweep; --quick 256)")
     p.add_argument("--sweep-epochs", type=int, default=None,
                    help="epochs per sweep run (default 5, as in the default sweep; --quick 1)")
     p.add_argument("--process-repeats", type=int, default=None,
@@ -252,7 +252,7 @@ def main(argv=None) -> int:
     images_wanted = args.images if args.images is not None else (320 if args.quick else 1920)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 9)
     rounds = args.process_repeats if args.process_repeats is not None else (1 if args.quick else 3)
-    sweep_images = args.sweep_images if args.sweep_images is not None else (256 if args.quick else 10_000)
+    sweep_images = args.sweep_images if args.sweep_images is not None else (256 if args.quick else 20_000)
     sweep_epochs = args.sweep_epochs if args.sweep_epochs is not None else (1 if args.quick else 5)
     if min(images_wanted, sweep_images) < 64 or min(repeats, rounds, sweep_epochs) < 1:
         raise ConfigError(f"--images and --sweep-images must be >= 64, --repeats, --process-repeats and "

@@ -6,12 +6,16 @@ with none, labels fall back to English so no glyph is ever drawn as an empty box
 """
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
+# Paddle's import leaves the root logger printing INFO, so matplotlib's first-run
+# "generated new fontManager" would show up in the sweep's output.
+logging.getLogger("matplotlib").setLevel(logging.WARNING)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
