@@ -21,8 +21,8 @@ class Conv2D(nn.Conv2D):
     def forward(self, x):
         # The fast path covers what the course uses in dygraph on a CPU; anything else, and a
         # graph being traced for export (which may run on any device), is Paddle's own forward.
-        if (not paddle.in_dynamic_mode() or self.bias is None or self._data_format != "NCHW" or self._padding_mode != "zeros"
-                or not x.place.is_cpu_place() or x.is_dist()):
+        if (not paddle.in_dynamic_mode() or self.bias is None or self._data_format != "NCHW"
+                or self._padding_mode != "zeros" or not x.place.is_cpu_place() or x.is_dist()):
             return super().forward(x)
         out = F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
                        dilation=self._dilation, groups=self._groups, data_format=self._data_format)
