@@ -18,11 +18,16 @@ ARGS = ["--dataset", f"mnist:{FIXTURE}", "--model", "mlp_relu", "--optimizers", 
         "--no-progress"]
 
 
-def start_sweep(logdir, running=1):
+def launch(logdir):
     # A session of its own, so that a signal can go to its whole process group as Ctrl-C does.
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), *ARGS, "--logdir", str(logdir)], cwd=ROOT,
+    return subprocess.Popen([sys.executable, str(SCRIPT), *ARGS, "--logdir", str(logdir)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
+
+
+def start_sweep(logdir, running=1):
+    """The sweep, once ``running`` of its runs have saved an epoch."""
+    proc = launch(logdir)
     root = Path(logdir) / "mnist_mnist_small-mlp_relu"
     deadline = time.monotonic() + 120
     while len(list(root.glob("*/metrics.json"))) < running:
@@ -79,15 +84,28 @@ def test_ctrl_c_stops_a_parallel_sweep_at_once_and_leaves_no_worker(tmp_path):
     assert gone(workers)
 
 
-def test_ctrl_c_while_the_workers_are_still_starting_is_no_traceback(tmp_path):
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), *ARGS, "--logdir", str(tmp_path)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+def starting_workers(proc):
+    """The sweep's two workers, as soon as both processes exist (before they import Paddle)."""
     deadline = time.monotonic() + 120
     while len(workers_of(proc.pid)) < 2:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.01)
-    workers = workers_of(proc.pid)
+    return workers_of(proc.pid)
+
+
+def test_a_worker_killed_before_it_is_ready_fails_its_run_only(tmp_path):
+    proc = launch(tmp_path)
+    os.kill(starting_workers(proc)[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    assert out.count("FAILED: its worker process was killed by SIGKILL") == 1, out
+    assert err.startswith("error: 1 run(s) failed") and "Traceback" not in err, err
+    assert len(list(tmp_path.glob("*/*/result.json"))) == 2   # not a "could not start" error
+
+
+def test_ctrl_c_while_the_workers_are_still_starting_is_no_traceback(tmp_path):
+    proc = launch(tmp_path)
+    workers = starting_workers(proc)
     for pid in workers:   # just started, still importing Paddle, and ignoring SIGINT already
         ignored = int(next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                            if line.startswith("SigIgn:")), 16)
