@@ -2,7 +2,7 @@
 """How fast does the optimizer lab train, next to what it could do and what the alternatives do?
 
 Measures in one run, side by side (interleaved A, B, C, D, A, B, ... with repeats; medians):
-  1. our loop: course.trainer.Trainer.train_epoch over course.datasets.ArrayLoader
+  1. our loop: course.engine.trainer.Trainer.train_epoch over data.batches.ArrayLoader
   2. the ceiling: the same step on batches already held as paddle tensors
   3. our loop with LeNet's convs on paddle.nn.Conv2D's forward (what models.layers.Conv2D saves)
   4. paddle.Model.fit (hapi) on a paddle.io.Dataset over the same arrays
@@ -37,8 +37,9 @@ os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
-from course.cli import HelpFormatter, run_main  # noqa: E402
-from course.errors import ConfigError  # noqa: E402
+from course.cli import CommandLine, run_main  # noqa: E402
+from course.engine.config import RunConfig  # noqa: E402
+from course.engine.errors import ConfigError  # noqa: E402
 
 TARGETS = {  # name: (comparison, threshold, unit) -- what bench/README.md explains
     "ours / ceiling": (">=", 0.95, ""),
@@ -49,10 +50,10 @@ TARGETS = {  # name: (comparison, threshold, unit) -- what bench/README.md expla
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("--dataset", default="mnist",
-                   help="'mnist' (the cache in ~/.cache/paddle-optimizer-lab/mnist), 'mnist:PATH.npz' "
-                        "(e.g. tests/fixtures/mnist_small.npz) or 'mnist:PATH/mnist.json.gz'")
+    cl = CommandLine(__doc__)
+    cl.settings("data ('mnist', 'mnist:PATH.npz' such as tests/fixtures/mnist_small.npz, or "
+                "'mnist:PATH/mnist.json.gz')", RunConfig, "dataset")
+    p = cl.parser
     p.add_argument("--images", type=int, default=None,
                    help="training images per timed epoch of each loop (default 1920; --quick 320)")
     p.add_argument("--repeats", type=int, default=None,

@@ -1,6 +1,6 @@
 """The five training loops the benchmark compares, each one epoch of LeNet + SGD at batch 64.
 
-- ``ours``: ``course.trainer.Trainer.train_epoch`` over ``course.datasets.ArrayLoader``, exactly
+- ``ours``: ``course.engine.trainer.Trainer.train_epoch`` over ``data.batches.ArrayLoader``, exactly
   what every sweep run does (numpy batches -> ``paddle.to_tensor`` -> step, plus its loss and
   accuracy bookkeeping).
 - ``ceiling``: the same model and optimizer on batches that are already paddle tensors; the loop
@@ -26,9 +26,9 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from course.config import RunConfig
-from course.datasets import ArrayLoader
-from course.experiment import build_training
+from course.engine.config import RunConfig
+from data.batches import ArrayLoader
+from course.engine.experiment import build_training
 from models.layers import Conv2D
 
 # hapi passes the DataLoader's tensors through paddle.to_tensor again and Paddle warns each step.

@@ -1,6 +1,6 @@
 """Benchmarks that need a fresh Python process each time: the sweep, and loading MNIST.
 
-- ``sweep_throughput``: ``course.sweep.run_sweep`` over 4 LeNet runs in a temporary logdir,
+- ``sweep_throughput``: ``course.sweep.runner.run_sweep`` over 4 LeNet runs in a temporary logdir,
   timed inside a fresh process (after its imports and after MNIST is loaded, as the CLI does
   before it starts the sweep), with the environment the user's shell gives it: ``--jobs 1``
   trains the runs one after another in that process, ``--jobs 2`` in two worker processes.
@@ -26,8 +26,9 @@ SWEEP_OPTIMIZERS = ["sgd", "momentum", "adagrad", "adam"]   # 4 runs, none diver
 _SWEEP_CODE = """
 import json, sys, time
 import course
-from course.config import RunConfig
-from course.sweep import Sweep, run_sweep
+from course.engine.config import RunConfig
+from course.sweep.grid import Sweep
+from course.sweep.runner import run_sweep
 from data.mnist import load_mnist
 dataset, images, epochs, val_images, jobs, logdir, optimizers = sys.argv[1:8]
 images, epochs, val_images, jobs = int(images), int(epochs), int(val_images), int(jobs)
@@ -74,7 +75,7 @@ from data.mnist import load_mnist
 loading = time.perf_counter()
 splits = load_mnist(path=sys.argv[1] or None, progress=False)
 """ + _PEAK + """
-report(sum(len(x) for x, _ in (splits.train, splits.valid, splits.eval)))
+report(sum(len(x) for x, _ in (splits.train, splits.val, splits.test)))
 """
 
 _JSON_CODE = """
@@ -92,7 +93,7 @@ report(sum(len(x) for x, _ in arrays))
 
 _STARTUP_CODE = """
 import sys
-import course, course.experiment, paddle
+import course, course.engine.experiment, paddle
 from data.mnist import load_mnist
 load_mnist(path=sys.argv[1] or None, progress=False)
 print("BENCH {}")
@@ -153,7 +154,7 @@ def load_sources(dataset: str) -> dict:
     'mnist' -> the user cache ('' = ``load_mnist()``'s default) and its mnist.json.gz; 'mnist:X.npz' -> X only (no json);
     'mnist:X.json.gz' -> the fast cache made from X, and X itself.
     """
-    from data.mnist_cache import JSON_NAME, resolve_cache_dir
+    from data.mnist import JSON_NAME, resolve_cache_dir
 
     kind, _, path = dataset.partition(":")
     if kind != "mnist":

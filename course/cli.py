@@ -1,19 +1,120 @@
-"""What every command-line script shares: user errors become one line and exit code 2.
+"""What every entry point shares: flags generated from the settings, one dry run, one error style.
 
-A user mistake (a missing file, an unknown optimizer, a bad flag value) is reported as
+A setting is declared once, as a field of ``RunConfig`` (a run), ``Sweep`` (the grid) or
+``Launch`` (how a command runs), with its type, default and help. ``CommandLine`` turns the
+fields an entry point exposes into argparse flags (``batch_size`` -> ``--batch-size``, the help
+showing the default), so flag names, types and defaults cannot drift between scripts; a chapter
+only chooses which fields it shows and may give one another default.
+
+``run_main`` reports a user mistake (a missing file, an unknown optimizer, a bad flag value) as
 ``error: <what is wrong>`` on stderr with exit code 2, like argparse's own errors; a traceback is
 kept for real bugs. Ctrl-C says how to continue instead of dumping a stack.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
-from course.errors import ConfigError, SweepError
-from data.errors import DataError
-from models.errors import ModelError
+from course.engine.config import RunConfig, flag, setting
+from course.engine.errors import USER_ERRORS, SweepError
 
-USER_ERRORS = (ConfigError, DataError, ModelError, FileNotFoundError)
+RESUME_HINT = "Run the same command again to continue: finished runs are kept."
+# What --dry-run shrinks a run to, wherever the entry point has that flag.
+DRY_RUN = {"epochs": 1, "subset": 512, "val_subset": 512}
+
+
+@dataclass
+class Launch:
+    """How a command runs (not what it trains): these never change a run's result."""
+
+    jobs: int = setting(os.cpu_count() or 1, "runs trained at once, each in its own process")
+    progress: bool = setting(True, "progress bars (shown only on a terminal)")
+    resume: bool = setting(True, "continue unfinished runs from their last epoch (--no-resume: "
+                                 "start them over)")
+    report_only: bool = setting(False, "only (re)write the table and plots from finished runs")
+    dry_run: bool = setting(False, "smoke test: the same work, shrunk to seconds (1 epoch on 512 "
+                                   "images, output under LOGDIR/dry-run)")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help shows each flag's default and keeps the description's line breaks."""
+
+
+class CommandLine:
+    """An entry point's flags, generated from the fields of RunConfig, Sweep and Launch.
+
+    Example:
+        >>> cl = CommandLine(__doc__)
+        >>> cl.settings("training", RunConfig, "model", "lr", epochs=10)
+        >>> args = cl.parse(["--lr", "0.1"])
+        >>> cl.config(args).lr
+        0.1
+    """
+
+    def __init__(self, description: str):
+        self.parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
+        self.run_fields: list[str] = []
+        self.groups: dict = {}
+
+    def settings(self, title: str, source, *names: str, **defaults):
+        """Add a flag group for fields ``names`` of dataclass ``source``; ``defaults`` override
+        a field's default for this entry point. Returns the argparse group (for own flags)."""
+        fields = {f.name: f for f in dataclasses.fields(source)}
+        if title not in self.groups:
+            self.groups[title] = self.parser.add_argument_group(title)
+        group = self.groups[title]
+        for name in names:
+            _add_flag(group, fields[name], defaults.get(name, _default(fields[name])))
+            if source is RunConfig:
+                self.run_fields.append(name)
+        return group
+
+    def parse(self, argv=None, dry_run: dict | None = None) -> argparse.Namespace:
+        """Parse ``argv``; with --dry-run, shrink the work (``DRY_RUN``, then ``dry_run``'s
+        entries: a value, or a function of the parsed value)."""
+        args = self.parser.parse_args(argv)
+        if getattr(args, "dry_run", False):
+            shrink(args, dry_run or {})
+        return args
+
+    def config(self, args, **fixed) -> RunConfig:
+        """The RunConfig of the exposed run flags, plus ``fixed`` settings (checked on the way)."""
+        return RunConfig(**{**{n: getattr(args, n) for n in self.run_fields}, **fixed})
+
+
+def shrink(args, extra: dict) -> None:
+    """The one dry-run rule: 1 epoch on 512 images, one seed, output under LOGDIR/dry-run."""
+    for name, value in {**DRY_RUN, "seeds": lambda seeds: seeds[:1], **extra}.items():
+        if hasattr(args, name):
+            setattr(args, name, value(getattr(args, name)) if callable(value) else value)
+    if hasattr(args, "logdir"):
+        args.logdir = str(Path(args.logdir) / "dry-run")
+
+
+def _default(f):
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def _add_flag(group, f, default) -> None:
+    kind, help = f.type, f.metadata["help"]
+    if kind == "bool":
+        group.add_argument(flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
+                           default=default, help=help)
+    elif kind == "list":
+        # A string default goes through the type, and --help shows it as it is typed.
+        group.add_argument(flag(f.name), dest=f.name, type=csv_list(f.metadata["item"]),
+                           default=default if isinstance(default, str) else ",".join(map(str, default)),
+                           help=help)
+    elif kind == "dict":
+        text = ",".join(f"{k}={v}" for k, v in default.items())
+        group.add_argument(flag(f.name), dest=f.name, type=key_values, default=text, help=help)
+    else:
+        group.add_argument(flag(f.name), dest=f.name, type={"int": int, "float": float}.get(kind, str),
+                           default=default, help=help)
 
 
 def run_main(main, argv=None, interrupted_hint: str = "") -> int:
@@ -32,15 +133,11 @@ def run_main(main, argv=None, interrupted_hint: str = "") -> int:
         return 130
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """--help shows each flag's default and keeps the description's line breaks."""
-
-
 def csv_list(kind):
     """An argparse type for comma-separated lists: '0.1,0.01' -> [0.1, 0.01]."""
     def parse(text):
         try:
-            return [kind(part) for part in text.split(",") if part.strip()]
+            return [kind(part.strip()) for part in text.split(",") if part.strip()]
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, "
                                              f"got {text!r}") from None

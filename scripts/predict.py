@@ -10,12 +10,9 @@ brightness above 0.5, e.g. a photo of a digit written on paper) is inverted firs
 RGB, resized to the exported size, scaled by 1/255.
 
 examples:
-  python scripts/predict.py digit.png --model runs/mnist-lenet/adam-lr0.001-seed0/export/model
-  python scripts/predict.py photos/*.jpg --model export/model --top-k 3
+  python scripts/predict.py digit.png --export runs/mnist-lenet/adam-lr0.001-seed0/export/model
+  python scripts/predict.py photos/*.jpg --export export/model --top-k 3
 """
-from __future__ import annotations
-
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -23,60 +20,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("GLOG_minloglevel", "2")   # Paddle's C++ executor logs INFO lines to stderr
 
-import course  # noqa: E402,F401  (quiets Paddle's import warning)
-from course.cli import HelpFormatter, run_main  # noqa: E402
-from course.errors import ConfigError  # noqa: E402
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("images", nargs="*", metavar="IMAGE", help="PNG/JPG files to classify")
-    p.add_argument("--model", metavar="PREFIX", default="",
-                   help="path prefix of an export, e.g. RUN_DIR/export/model (or that folder)")
-    p.add_argument("--top-k", type=int, default=1, help="show the K most likely classes per image")
-    p.add_argument("--dry-run", action="store_true",
-                   help="smoke test: export an untrained LeNet and classify a blank digit, in a temp folder")
-    return p
-
-
-def dry_run(top_k: int) -> None:
-    """Export an untrained LeNet and classify one blank image, all in a temporary folder."""
-    import tempfile
-
-    from PIL import Image
-
-    from course.export import export_model, load_exported, predict_files
-    from models import build_model
-
-    with tempfile.TemporaryDirectory() as tmp:
-        export_model(build_model("lenet"), (1, 28, 28), f"{tmp}/model", [str(i) for i in range(10)])
-        image = f"{tmp}/blank.png"
-        Image.new("L", (28, 28)).save(image)
-        layer, meta = load_exported(f"{tmp}/model")
-        for guesses in predict_files(layer, meta, [image], top_k):
-            print(format_line("blank.png (untrained LeNet)", guesses))
-
-
-def format_line(path, guesses, regression=False) -> str:
-    """'path: 7 (p=0.998)', or with several guesses 'path: 7 (p=0.950), 1 (p=0.030)'."""
-    if regression:   # the course's linear model: one output, the digit's value
-        name, value = guesses[0]
-        return f"{path}: {name} (value={value:.3f})"
-    return f"{path}: " + ", ".join(f"{name} (p={p:.3f})" for name, p in guesses)
+from course.cli import CommandLine, Launch, run_main  # noqa: E402
+from course.engine.errors import ConfigError  # noqa: E402
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.top_k < 1:
-        raise ConfigError(f"--top-k must be >= 1, got {args.top_k}")
-    if args.dry_run:
-        dry_run(args.top_k)
-        return 0
-    if not args.images or not args.model:
-        raise ConfigError("give one or more IMAGE files and --model PREFIX (see --help)")
-    from course.export import load_exported, predict_files
+    from course.tools.export import load_exported
+    from course.tools.predict import format_line, predict_blank_digit, predict_files
 
-    layer, meta = load_exported(args.model)
+    cl = CommandLine(__doc__)
+    cl.parser.add_argument("images", nargs="*", metavar="IMAGE", help="PNG/JPG files to classify")
+    cl.parser.add_argument("--export", metavar="PREFIX", default="",
+                           help="path prefix of an export, e.g. RUN_DIR/export/model (or that folder)")
+    cl.parser.add_argument("--top-k", type=int, default=1, help="show the K most likely classes per image")
+    cl.settings("smoke test", Launch, "dry_run")
+    args = cl.parse(argv)
+    if args.top_k < 1:
+        raise ConfigError(f"--top-k: must be >= 1, got {args.top_k}")
+    if args.dry_run:   # an untrained LeNet classifies a blank digit, in a temporary folder
+        print("\n".join(predict_blank_digit(args.top_k)))
+        return 0
+    if not args.images or not args.export:
+        raise ConfigError("give one or more IMAGE files and --export PREFIX (see --help)")
+    layer, meta = load_exported(args.export)
     for path, guesses in zip(args.images, predict_files(layer, meta, args.images, args.top_k)):
         print(format_line(path, guesses, regression=meta["loss_kind"] == "mse"))
     return 0

@@ -1,4 +1,4 @@
-"""A tiny stand-in for ``course.trainer.Trainer`` to drive callbacks epoch by epoch in tests.
+"""A tiny stand-in for ``course.engine.trainer.Trainer`` to drive callbacks epoch by epoch in tests.
 
 It has what the callback protocol promises (model, optimizer, stop_training, run_dir, get_lr,
 set_lr, history) and a real Paddle model and optimizer, so weights really change each epoch.

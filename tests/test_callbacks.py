@@ -6,10 +6,10 @@ the callbacks are driven with a real Linear(4, 2) and a real Paddle optimizer.
 import numpy as np
 import pytest
 
-from course.callbacks import MonitorCallback, auto_mode, canonical_monitor
-from course.early_stopping import EarlyStopping
-from course.errors import ConfigError
-from course.reduce_lr import ReduceLROnPlateau
+from course.engine.callbacks.base import MonitorCallback, auto_mode, canonical_monitor
+from course.engine.callbacks.early_stopping import EarlyStopping
+from course.engine.errors import ConfigError
+from course.engine.callbacks.reduce_lr import ReduceLROnPlateau
 from tests.stub_trainer import StubTrainer, epoch_logs, run_epochs
 
 
@@ -203,18 +203,18 @@ def test_monitor_callback_is_a_shared_base():
 
 # --- with the real Trainer -----------------------------------------------------------------------
 def test_callbacks_drive_the_real_trainer(tmp_path):
-    from course.callback_flags import callbacks_from_flags
-    from course.checkpoint import load_checkpoint
-    from course.trainer import Trainer
+    from course.engine.callbacks.flags import callbacks_from_flags
+    from course.engine.checkpoint import load_checkpoint
+    from course.engine.trainer import Trainer
     from tests.stub_trainer import make_model_and_optimizer
 
     rng = np.random.default_rng(0)
     batches = [(rng.normal(size=(8, 4)).astype("float32"), rng.integers(0, 2, size=(8,)).astype("int64"))
                for _ in range(2)]
     model, opt = make_model_and_optimizer(lr=1e-6)   # so small that val_loss cannot move by 1e-4
-    callbacks, _ = callbacks_from_flags(early_stop="patience=2,min_delta=0.01",
-                                        reduce_lr="factor=0.1,patience=1",
-                                        checkpoint="path=last-epoch")
+    callbacks = callbacks_from_flags(early_stop="patience=2,min_delta=0.01",
+                                     reduce_lr_on_plateau="factor=0.1,patience=1",
+                                     checkpoint="path=last-epoch")
     trainer = Trainer(model, opt, callbacks=callbacks, check_divergence=False, progress=False,
                       run_dir=tmp_path)
     history = trainer.fit(batches, batches, epochs=10)

@@ -6,7 +6,6 @@ this process through ``run_main`` (what their ``__main__`` calls), so Paddle is 
 ``--help`` runs them as files, the way a learner does.
 """
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,39 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from course import filmstar_transfer, gym_optimizers, lighten_vgg16, reduce_lr_article
-from course.sweep import Sweep  # noqa: E402
-from course.chapter import pick_arms, resolve_pretrained, sample_tree
+from course.chapters import article_filmstar_transfer as filmstar_transfer
+from course.chapters import article_gym_optimizers as gym_optimizers
+from course.chapters import article_lighten_vgg16 as lighten_vgg16
+from course.chapters import article_reduce_lr as reduce_lr_article
+from course.sweep.grid import Sweep  # noqa: E402
+from course.chapters.common import pick_arms, resolve_pretrained
+from data.folders import sample_tree
 from course.cli import run_main
-from course.config import RunConfig
-from course.errors import ConfigError
+from course.engine.config import RunConfig
+from course.engine.errors import ConfigError
 from models.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
 QUIET = ["--no-progress"]
-
-
-def _export_module():
-    spec = importlib.util.spec_from_file_location("export_demo_images",
-                                                  ROOT / "scripts" / "export_demo_images.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    """{'single': 10 classes x 8 images, 'split': train/val/test with 4 per class each}."""
-    export = _export_module()
-    arrays = export.load_source("digits")
-    root = tmp_path_factory.mktemp("demo")
-    trees = {}
-    for layout, per_class in (("single", 8), ("split", 4)):
-        dest = root / layout / "digits"
-        export.write_tree(export.plan_export(arrays, layout, per_class), dest, progress=False)
-        trees[layout] = dest
-    return trees
 
 
 def run_dir_configs(root: Path) -> dict:
@@ -61,7 +42,7 @@ def table_rows(path: Path) -> list[dict]:
 
 def test_every_chapter_shows_help_with_defaults_when_run_as_a_file():
     scripts = ["filmstar_transfer", "gym_optimizers", "reduce_lr_article", "lighten_vgg16"]
-    procs = {s: subprocess.Popen([sys.executable, str(ROOT / "course" / f"{s}.py"), "--help"],
+    procs = {s: subprocess.Popen([sys.executable, str(ROOT / "scripts" / f"{s}.py"), "--help"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
              for s in scripts}
     for name, proc in procs.items():
@@ -87,7 +68,7 @@ def test_filmstar_dry_run_trains_adam_and_sgd_at_the_articles_rates(digits, tmp_
 
 
 def test_filmstar_adam_decay_is_the_articles_exponential_schedule():
-    base = RunConfig(model="vgg16_transfer")
+    base = RunConfig(dataset="folder:photos", model="vgg16_transfer")
     sweep = Sweep(base, [filmstar_transfer.ADAM_DECAY, filmstar_transfer.ARMS[1]])
     (adam, _), (sgd, _) = sweep.runs()
     assert (adam.run_name(), adam.schedule) == ("adam+decay-lr0.0001-seed0", "exponential")
@@ -111,8 +92,8 @@ def test_gym_dry_run_trains_the_five_arms_with_the_articles_controls(digits, tmp
         assert config["early_stop"] == "monitor=val_loss,patience=5,mode=min", name
         assert config["augment"] == "keras_gym" and config["image_size"] == 32, name
         assert (root / name / "best.pdckpt").is_file(), name      # ModelCheckpoint kept epoch 1
-    assert configs["adam+plateau-lr0.0001-seed0"]["reduce_lr"].startswith("monitor=val_loss,factor=0.5")
-    assert configs["sgd-lr0.01-seed0"]["reduce_lr"] == ""
+    assert configs["adam+plateau-lr0.0001-seed0"]["reduce_lr_on_plateau"].startswith("monitor=val_loss,factor=0.5")
+    assert configs["sgd-lr0.01-seed0"]["reduce_lr_on_plateau"] == ""
     assert "adam+plateau: 一共花费了0小时" in out
 
 

@@ -3,8 +3,9 @@ import numpy as np
 import paddle
 import pytest
 
-from course.checkpoint import ModelCheckpoint, load_checkpoint, save_checkpoint, save_weights
-from course.errors import ConfigError
+from course.engine.callbacks.model_checkpoint import ModelCheckpoint
+from course.engine.checkpoint import load_checkpoint, save_checkpoint, save_weights
+from course.engine.errors import ConfigError
 from tests.stub_trainer import StubTrainer, make_model_and_optimizer, run_epochs, train_step
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import paddle
 import pytest
 
-from course.config import RunConfig
-from course.datasets import ArrayLoader
-from course.distributed import (DistributedTrainer, ShardedArrayLoader, _distributed_dataloader,
-                                run_distributed, shard_indices, world)
-from course.errors import ConfigError
+from course.engine.config import RunConfig
+from course.engine.errors import ConfigError
+from course.tools.distributed import DistributedTrainer, _distributed_dataloader, run_distributed, world
+from data.batches import ArrayLoader, shard_indices
+from data.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_small.npz"
@@ -53,14 +53,14 @@ def test_rank_batches_together_are_the_single_process_batch():
         return ArrayLoader(images, labels, batch_size=8, shuffle=True, seed=5, image_shape=(4,))
 
     single = [set(y) for _, y in loader()]
-    ranks = [list(ShardedArrayLoader(loader(), r, 2)) for r in range(2)]
+    ranks = [list(loader().shard(r, 2)) for r in range(2)]
     assert len(ranks[0]) == len(ranks[1]) == len(single) == 3
     for k, batch in enumerate(single):
         parts = [set(ranks[r][k][1]) for r in range(2)]
         assert not parts[0] & parts[1] and parts[0] | parts[1] == batch
         assert all(len(ranks[r][k][1]) == len(batch) // 2 for r in range(2))
     # Same generator on every rank: the second epoch is another, shared permutation.
-    a, b = ShardedArrayLoader(loader(), 0, 2), ShardedArrayLoader(loader(), 1, 2)
+    a, b = loader().shard(0, 2), loader().shard(1, 2)
     list(a), list(b)
     epoch2 = [set(y) for _, y in a] + [set(y) for _, y in b]
     assert set().union(*epoch2) == set(range(20))
@@ -68,8 +68,8 @@ def test_rank_batches_together_are_the_single_process_batch():
 
 def test_batch_size_must_split_evenly_over_processes():
     base = ArrayLoader(np.zeros((6, 4), "float32"), np.zeros(6), batch_size=5, image_shape=(4,))
-    with pytest.raises(ConfigError, match="batch size 5 must be divisible by the number of processes"):
-        ShardedArrayLoader(base, 0, 2)
+    with pytest.raises(DataError, match="batch size 5 must be divisible by the number of processes"):
+        base.shard(0, 2)
 
 
 def test_folder_loaders_are_rebuilt_on_a_distributed_batch_sampler():
@@ -102,7 +102,7 @@ def test_rank_and_world_size_come_from_the_launcher_environment(monkeypatch):
 def test_one_process_run_matches_an_ordinary_run(tmp_path, monkeypatch):
     monkeypatch.delenv("PADDLE_TRAINER_ID", raising=False)
     monkeypatch.delenv("PADDLE_TRAINERS_NUM", raising=False)
-    from course.experiment import run_experiment
+    from course.engine.experiment import run_experiment
     config = RunConfig(dataset=f"mnist:{FIXTURE}", model="mlp_relu", optimizer="adam", lr=0.001,
                        epochs=1, subset=512, val_subset=300)
     ours = run_distributed(config, tmp_path / "dist", progress=False, log_visualdl=False)
@@ -114,7 +114,7 @@ def test_one_process_run_matches_an_ordinary_run(tmp_path, monkeypatch):
 def test_rank_1_trains_but_writes_nothing(tmp_path, monkeypatch):
     # Rank 1 of 2 in this one process: the collectives are faked (the other rank is pretended to
     # hold the same numbers), everything else is the real run, checkpoint callback included.
-    import course.distributed as distributed
+    import course.tools.distributed as distributed
     monkeypatch.setenv("PADDLE_TRAINER_ID", "1")
     monkeypatch.setenv("PADDLE_TRAINERS_NUM", "2")
     monkeypatch.setattr(distributed, "init_distributed", lambda device: (1, 2))
@@ -133,7 +133,7 @@ def test_rank_1_trains_but_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_distributed_trainer_keeps_the_built_trainer():
-    from course.trainer import Trainer
+    from course.engine.trainer import Trainer
     model = paddle.nn.Linear(2, 2)
     plain = Trainer(model, paddle.optimizer.SGD(0.1, parameters=model.parameters()), seed=7)
     adopted = DistributedTrainer.adopt(plain, 1)

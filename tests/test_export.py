@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from course.cli import run_main
-from course.config import RunConfig
-from course.experiment import run_experiment
-from course.export import load_exported, model_from_run, read_image
+from course.engine.config import RunConfig
+from course.engine.experiment import run_experiment
+from course.tools.export import load_exported, model_from_run
+from course.tools.predict import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
@@ -87,7 +88,7 @@ def test_png_digits_read_back_as_the_training_data(run):
 def test_predict_script_prints_class_and_probability_per_image(run):
     files = [str(run["images"] / f"{i}{s}.png") for i in range(DIGITS) for s in ("", "_paper")]
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "predict.py"), *files,
-                           "--model", str(run["prefix"])], capture_output=True, text=True,
+                           "--export", str(run["prefix"])], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == ""   # no Paddle INFO noise
@@ -109,7 +110,7 @@ def test_predict_script_prints_class_and_probability_per_image(run):
 
 def test_top_k_lists_the_k_most_likely_classes(run, capsys):
     path = str(run["images"] / "0.png")
-    assert run_main(predict_script.main, [path, "--model", str(run["prefix"]), "--top-k", "3"]) == 0
+    assert run_main(predict_script.main, [path, "--export", str(run["prefix"]), "--top-k", "3"]) == 0
     guesses = capsys.readouterr().out.strip().split(": ", 1)[1].split(", ")
     ps = [float(g.split("(p=")[1].rstrip(")")) for g in guesses]
     assert len(guesses) == 3 and ps == sorted(ps, reverse=True) and sum(ps) <= 1.0005
@@ -144,7 +145,7 @@ def test_bad_files_are_one_line_errors_naming_the_file(run, tmp_path, capsys, da
     elif damage == "garbage sidecar":
         Path(f"{prefix}_meta.json").write_text("{not json")
         named = f"{prefix}_meta.json"
-    assert run_main(predict_script.main, [image, "--model", str(prefix)]) == 2
+    assert run_main(predict_script.main, [image, "--export", str(prefix)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and named in err, err
 

@@ -1,6 +1,5 @@
 """The optimizer sweep on a class-per-folder dataset: the same run directories, table and plots
 as on MNIST, and a short training on real exported digits that clearly beats chance."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,18 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "compare_optimizers.py"
 
 
-@pytest.fixture(scope="module")
-def digits_tree(tmp_path_factory):
-    """scikit-learn's real 8x8 digits, 30 per class, exported as PNG folders (no download)."""
-    spec = importlib.util.spec_from_file_location("export_demo_images", ROOT / "scripts" / "export_demo_images.py")
-    export = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(export)
-    dest = tmp_path_factory.mktemp("folders") / "digits"
-    export.write_tree(export.plan_export(export.load_source("digits"), "single", 30), dest, progress=False)
-    return dest
-
-
-def test_sweep_on_an_image_folder_trains_well_above_chance(digits_tree, tmp_path):
+def test_sweep_on_an_image_folder_trains_well_above_chance(digits, tmp_path):
+    digits_tree = digits["single30"]
     out = subprocess.run([sys.executable, str(SCRIPT), "--dataset", f"folder:{digits_tree}",
                           "--model", "vision:resnet18", "--image-size", "32", "--optimizers", "adam",
                           "--lrs", "0.001", "--epochs", "4", "--batch-size", "16", "--logdir", str(tmp_path),

@@ -1,4 +1,4 @@
-"""Tests for data/image_folder.py, data/augment.py and scripts/export_demo_images.py.
+"""Tests for data/folders/ (image_folder, augment, samples) and scripts/export_demo_images.py.
 
 Image trees are built in tmp_path from scikit-learn's bundled 8x8 digits (real images, no
 download), upscaled to 16x16, plus hand-made PNG/JPEG/BMP files in every PIL mode we convert.
@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.augment import AUGMENT_PRESETS, KerasRandomAffine, ToCHWArray, build_transforms
 from data.errors import DataError
-from data.image_folder import ImageFolderDataset, make_loaders
+from data.folders import (AUGMENT_PRESETS, ImageFolderDataset, build_transforms, make_loaders,
+                          sample_tree)
+from data.folders.augment import KerasRandomAffine, ToCHWArray
 
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
@@ -300,7 +301,7 @@ def test_make_loaders_yields_batches(tmp_path):
 
 
 def run_script(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), "--quiet", *map(str, args)],
+    return subprocess.run([sys.executable, str(SCRIPT), "--no-progress", *map(str, args)],
                           capture_output=True, text=True, timeout=120, cwd=REPO)
 
 
@@ -347,7 +348,7 @@ def test_export_mnist_npz_split_layout(tmp_path):
 def test_export_reads_mnist_through_load_mnist_exactly(tmp_path, monkeypatch):
     # load_mnist gives uint8/256 floats; the export must get the original bytes back.
     data_mnist = pytest.importorskip("data.mnist")
-    from scripts.export_demo_images import load_source
+    from data.folders.samples import load_source
 
     rng = np.random.default_rng(0)
     arrays = {}
@@ -362,3 +363,37 @@ def test_export_reads_mnist_through_load_mnist_exactly(tmp_path, monkeypatch):
     for split in ("train", "valid", "eval"):
         np.testing.assert_array_equal(loaded[split][0].reshape(-1, 784), arrays[f"{split}_x"])
         np.testing.assert_array_equal(loaded[split][1], arrays[f"{split}_y"])
+
+
+def test_export_dry_run_writes_nothing_and_no_bar_off_a_terminal(tmp_path):
+    planned = run_script("--out", tmp_path, "--source", "digits", "--per-class", 3, "--dry-run")
+    assert planned.returncode == 0
+    assert planned.stdout == f"would write {tmp_path / 'digits'} (all: 30)\n"
+    assert list(tmp_path.iterdir()) == []
+    # No --no-progress: stderr is a pipe here, not a terminal, so no tqdm bar may be drawn.
+    written = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path), "--per-class",
+                              "3"], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert written.returncode == 0 and written.stderr == ""
+    assert len(list((tmp_path / "digits").rglob("*.png"))) == 30
+
+
+@pytest.mark.parametrize("layout", ["single", "split"])
+def test_sample_tree_keeps_the_layout_and_the_first_images_per_class(tmp_path, layout):
+    root = tmp_path / "src"
+    parts = ("train", "val", "test") if layout == "split" else ("",)
+    for part in parts:
+        make_tree(root / part, classes="abc", per_class=4)
+    (root / parts[0] / "a" / "notes.txt").write_text("not an image")
+    stale = tmp_path / "small" / "stale.png"
+    stale.parent.mkdir()
+    stale.write_bytes(b"from an earlier run")
+    small = sample_tree(root, tmp_path / "small", per_class=2)
+    assert small == tmp_path / "small" and not stale.exists()  # replaced whole
+    copied = sorted(p.relative_to(small) for p in small.rglob("*") if p.is_file())
+    assert copied == sorted(Path(part) / c / f"{i}.png" for part in parts for c in "abc"
+                            for i in (0, 1))
+    one = Path(parts[0]) / "b" / "1.png"
+    assert (small / one).read_bytes() == (root / one).read_bytes()
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temp folder left
+    assert ImageFolderDataset(small, "training" if layout == "split" else None,
+                              image_size=16).layout == layout

@@ -11,11 +11,11 @@ import paddle
 import pytest
 
 from course.cli import run_main
-from course.config import RunConfig
-from course.datasets import load_dataset
-from course.errors import ConfigError
-from course.experiment import build_training
-from course.lr_finder import find_lr, lr_schedule, steep, valley
+from course.engine.config import RunConfig
+from course.engine.data import load_dataset
+from course.engine.errors import ConfigError
+from course.engine.experiment import build_training
+from course.tools.lr_finder import find_lr, lr_schedule, steep, valley
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"

@@ -1,7 +1,7 @@
-"""The MNIST data layer on real (small) data: formats, caches, batches, paddle Dataset.
+"""The MNIST data layer on real (small) data: formats, caches, split names, load_data, Dataset.
 
 Bad inputs, fetching and atomic writes are in test_mnist_errors.py. No test uses the network
-or the user's cache: every cache_dir is a tmp_path.
+or the user's cache: every cache_dir is a tmp_path. ArrayLoader itself is in test_batches.py.
 """
 import gzip
 import json
@@ -10,14 +10,14 @@ import os
 import numpy as np
 import pytest
 
-import data.mnist_json as mnist_json
-from data import DataError, MnistSplits, iterate_batches, load_data, load_mnist
-from data.mnist_cache import (
+import data.mnist.json_io as mnist_json
+from data import DataError, MnistSplits, load_data, load_mnist
+from data.mnist.cache import (
     CACHE_ENV_VAR, FAST_CACHE_NAME, JSON_NAME, default_cache_dir, read_splits_npz,
     user_cache_path, write_fast_cache,
 )
-from data.mnist_json import write_mnist_json
-from data.splits import SPLIT_NAMES, Split, take_first
+from data.mnist.json_io import write_mnist_json
+from data.mnist.splits import SPLIT_NAMES, Split, take_first
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -96,7 +96,7 @@ def test_edited_user_file_is_converted_again(mnist_small, tmp_path):
 
 
 def test_course_file_in_cache_dir_is_converted_not_downloaded(mnist_small, tmp_path, monkeypatch):
-    import data.mnist_fetch as fetch
+    import data.mnist.fetch as fetch
 
     monkeypatch.setattr(fetch, "fetch_mnist", lambda *a: pytest.fail("must not download"))
     write_mnist_json(tiny(mnist_small), tmp_path / JSON_NAME)
@@ -130,10 +130,17 @@ def test_load_data_batches_like_the_course(mnist_small):
     assert labels.shape == (300, 1) and labels.dtype == np.int64
     # valid and eval are not shuffled: the batches are the data in order.
     np.testing.assert_array_equal(np.concatenate([y for _, y in batches])[:, 0],
-                                  mnist_small.valid.labels)
-    np.testing.assert_array_equal(batches[0][0].reshape(300, 784), mnist_small.valid.images[:300])
+                                  mnist_small.val.labels)
+    np.testing.assert_array_equal(batches[0][0].reshape(300, 784), mnist_small.val.images[:300])
     eval_labels = np.concatenate([y for _, y in load_data("eval", 1000, splits=mnist_small)()])
-    np.testing.assert_array_equal(eval_labels[:, 0], mnist_small.eval.labels)
+    np.testing.assert_array_equal(eval_labels[:, 0], mnist_small.test.labels)
+    # The engine's names reach the same splits.
+    for course, engine in (("valid", "val"), ("eval", "test")):
+        a, b = (list(load_data(mode, 300, splits=mnist_small)()) for mode in (course, engine))
+        assert len(a) == len(b)
+        for (xa, ya), (xb, yb) in zip(a, b):
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
 
 
 def test_load_data_shuffles_train_only_new_order_each_epoch(mnist_small):
@@ -154,8 +161,9 @@ def test_load_data_reads_a_course_file(mnist_small, tmp_path):
 
 
 def test_load_data_rejects_unknown_mode_and_bad_batch_size(mnist_small):
-    with pytest.raises(DataError, match=r"unknown mode 'test'.*'train', 'valid', 'eval'"):
-        load_data("test", splits=mnist_small)
+    with pytest.raises(DataError, match=r"unknown mode 'testing'; choose one of 'train', 'valid', "
+                                        r"'eval', 'val', 'test'$"):
+        load_data("testing", splits=mnist_small)
     with pytest.raises(DataError, match="batch_size must be a positive integer, got 0"):
         load_data("train", batch_size=0, splits=mnist_small)
 
@@ -167,26 +175,28 @@ def test_load_data_checks_equal_lengths(mnist_small):
         load_data("train", splits=broken)
 
 
-def test_iterate_batches():
-    images, labels = np.arange(10 * 3).reshape(10, 3), np.arange(10)
-    sizes = [len(y) for _, y in iterate_batches(images, labels, 4)]
-    assert sizes == [4, 4, 2]
-    assert [len(y) for _, y in iterate_batches(images, labels, 4, drop_last=True)] == [4, 4]
-    order = np.concatenate([y for _, y in iterate_batches(images, labels, 4, True, np.random.default_rng(1))])
-    assert sorted(order) == list(range(10)) and order.tolist() != list(range(10))
-    same = np.concatenate([y for _, y in iterate_batches(images, labels, 4, True, 1)])
-    np.testing.assert_array_equal(order, same)
-    for x, y in iterate_batches(images, labels, 3, shuffle=True, rng=0):
-        np.testing.assert_array_equal(x[:, 0], y * 3)  # images stay paired with their labels
-    with pytest.raises(DataError, match="10 images but 9 labels"):
-        iterate_batches(images, labels[:9], 4)
-    with pytest.raises(DataError, match="batch_size must be a positive integer"):
-        iterate_batches(images, labels, -1)
+def test_split_names_of_both_vocabularies(mnist_small):
+    assert mnist_small._fields == SPLIT_NAMES == ("train", "val", "test")
+    assert repr(mnist_small) == "MnistSplits(train=6000, val=1000, test=1000)"
+    assert mnist_small.split("valid") is mnist_small.split("val") is mnist_small.val
+    assert mnist_small.split("eval") is mnist_small.split("test") is mnist_small.test
+    assert mnist_small.split("train") is mnist_small.train
+    with pytest.raises(DataError, match=r"unknown MNIST split 'validation'; choose one of "
+                                        r"'train', 'valid', 'eval', 'val', 'test'"):
+        mnist_small.split("validation")
+
+
+def test_npz_keeps_the_course_names(mnist_small, tmp_path):
+    fast = write_fast_cache(tiny(mnist_small), tmp_path / "m.npz")
+    with np.load(fast) as npz:
+        assert set(npz.files) - {"meta"} == {f"{n}_{s}" for n in ("train", "valid", "eval")
+                                             for s in "xy"}
+        np.testing.assert_array_equal(npz["eval_y"], mnist_small.test.labels[:30])
 
 
 def test_mnist_dataset_with_paddle_dataloader(mnist_small):
     import paddle
-    from data import MnistDataset
+    from data.mnist import MnistDataset
 
     dataset = MnistDataset("valid", splits=mnist_small)
     assert len(dataset) == 1000
@@ -197,11 +207,14 @@ def test_mnist_dataset_with_paddle_dataloader(mnist_small):
     batches = list(loader)
     assert [b[0].shape for b in batches] == [[300, 1, 28, 28]] * 3 + [[100, 1, 28, 28]]
     assert batches[0][1].shape == [300, 1] and batches[0][1].dtype == paddle.int64
-    np.testing.assert_array_equal(batches[-1][1].numpy()[:, 0], mnist_small.valid.labels[900:])
+    np.testing.assert_array_equal(batches[-1][1].numpy()[:, 0], mnist_small.val.labels[900:])
+    assert dataset.split == "val"
+    np.testing.assert_array_equal(MnistDataset("eval", splits=mnist_small).labels[:, 0],
+                                  MnistDataset("test", splits=mnist_small).labels[:, 0])
 
 
 def test_mnist_dataset_subset_limit_and_shape(mnist_small):
-    from data import MnistDataset
+    from data.mnist import MnistDataset
 
     flat = MnistDataset("train", images_shape=(784,), splits=mnist_small, limit=100)
     assert len(flat) == 100 and flat[0][0].shape == (784,)
@@ -211,8 +224,8 @@ def test_mnist_dataset_subset_limit_and_shape(mnist_small):
     again = MnistDataset("train", splits=mnist_small).subset(50, seed=7)
     np.testing.assert_array_equal(picked.labels, again.labels)
     assert len(picked) == 50 and not np.array_equal(picked.labels[:, 0], mnist_small.train.labels[:50])
-    with pytest.raises(DataError, match="unknown split 'test'"):
-        MnistDataset("test", splits=mnist_small)
+    with pytest.raises(DataError, match="unknown split 'testing'; choose one of 'train', 'valid'"):
+        MnistDataset("testing", splits=mnist_small)
     with pytest.raises(DataError, match=r"images_shape \[1, 28, 27\] must hold 784"):
         MnistDataset("train", images_shape=(1, 28, 27), splits=mnist_small)
     with pytest.raises(DataError, match=r"subset size must be an integer in 1..100"):

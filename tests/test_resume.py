@@ -6,9 +6,9 @@ import numpy as np
 import paddle
 import pytest
 
-from course.config import RunConfig
-from course.experiment import run_experiment
-from course.trainer import Trainer
+from course.engine.config import RunConfig
+from course.engine.experiment import run_experiment
+from course.engine.trainer import Trainer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_small.npz"
 
@@ -38,7 +38,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, k):
     # lowered rate must all survive the interruption for the results to match bit for bit.
     config = RunConfig(dataset=f"mnist:{FIXTURE}", model="mlp_keras", optimizer="adam", lr=0.01,
                        epochs=4, batch_size=64, subset=640, val_subset=200, seed=7,
-                       reduce_lr="monitor=val_loss,factor=0.5,patience=0,min_delta=10")
+                       reduce_lr_on_plateau="monitor=val_loss,factor=0.5,patience=0,min_delta=10")
     whole = run_experiment(config, tmp_path / "whole", progress=False)
 
     with monkeypatch.context() as m:

@@ -5,8 +5,8 @@ import math
 import paddle
 import pytest
 
-from course.errors import ConfigError
-from course.schedules import SCHEDULES, build_schedule, schedule_arguments
+from course.engine.errors import ConfigError
+from course.engine.schedules import SCHEDULES, build_schedule, schedule_arguments
 
 
 def rates(scheduler, steps):

@@ -7,8 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY_POINTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scripts").glob("*.py")) + [
-    "course/filmstar_transfer.py", "course/gym_optimizers.py", "course/reduce_lr_article.py",
-    "course/lighten_vgg16.py", "bench/bench_training.py"]
+    "bench/bench_training.py"]
 
 
 @pytest.mark.parametrize("script", ENTRY_POINTS)

@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 from visualdl import LogReader
 
-from course.config import RunConfig
-from course.errors import ConfigError
-from course.report import write_report
-from course.sweep import Sweep, run_sweep
+from course.engine.config import RunConfig
+from course.engine.errors import ConfigError
+from course.sweep.report import write_report
+from course.sweep.grid import Sweep
+from course.sweep.runner import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
@@ -119,15 +120,15 @@ def test_parallel_jobs_run_in_separate_processes(tmp_path):
     for run in ("adam-lr0.001-seed0", "rmsprop-lr0.001-seed0"):
         assert (root / run / "result.json").is_file()
         assert "best val acc" in (root / run / "train.log").read_text()
-    assert "VisualDL: visualdl --logdir" in out.stdout and "--host 127.0.0.1" in out.stdout
+    assert "VisualDL: " in out.stdout and "visualdl --logdir" in out.stdout and "--host 127.0.0.1" in out.stdout
 
 
 @pytest.mark.parametrize("args, message", [
     (["--optimizers", "sgd,adamm"], "unknown optimizer 'adamm'; choose from: sgd, momentum"),
-    (["--lrs", "0.1,0"], "learning rate must be > 0, got 0"),
+    (["--lrs", "0.1,0"], "--lr: must be > 0, got 0"),
     (["--model", "resnet999"], "resnet999"),
     (["--dataset", "mnist:/no/such/mnist.json.gz"], "/no/such/mnist.json.gz"),
-    (["--jobs", "0"], "--jobs must be >= 1"),
+    (["--jobs", "0"], "--jobs: must be >= 1"),
     (["--model", "mobilenet_v2"], "'mobilenet_v2' is an image model"),
     (["--schedule", "exponential", "--schedule-args", "decay_stepz=3"], "decay_stepz"),
     (["--early-stop", "patience=-1"], "patience"),
@@ -149,13 +150,13 @@ def test_help_shows_defaults():
 def test_labelled_arms_give_each_variant_its_own_run_and_name():
     sweep = Sweep(small(), optimizers=[{"optimizer": "adam", "label": "es", "early_stop": "patience=2"},
                                        {"optimizer": "adam", "label": "es+plateau", "early_stop": "patience=2",
-                                        "reduce_lr": "factor=0.1,patience=1"}, "sgd"],
+                                        "reduce_lr_on_plateau": "factor=0.1,patience=1"}, "sgd"],
                   lrs=[0.01], logdir="unused")
     cells = sweep.runs()
     assert [d.name for _, d in cells] == ["adam+es-lr0.01-seed0", "adam+es+plateau-lr0.01-seed0", "sgd-lr0.01-seed0"]
-    assert cells[1][0].reduce_lr == "factor=0.1,patience=1" and cells[0][0].reduce_lr == ""
+    assert cells[1][0].reduce_lr_on_plateau == "factor=0.1,patience=1" and cells[0][0].reduce_lr_on_plateau == ""
     assert sweep.optimizers == ["adam+es", "adam+es+plateau", "sgd"]
-    with pytest.raises(ConfigError, match="optimizers repeat"):
+    with pytest.raises(ConfigError, match="an optimizer repeats in the sweep"):
         Sweep(small(), optimizers=["adam", "adam"], lrs=[0.01])
 
 
@@ -171,7 +172,7 @@ def _run(arm, lr, seed, best, stopped_early=False, final_lr=None, epochs=3):
 
 
 def test_table_shows_spread_over_seeds_early_stops_and_changed_rates():
-    from course.report import markdown_table, summarize_groups
+    from course.sweep.report import markdown_table, summarize_groups
 
     one_seed = markdown_table(summarize_groups([_run("adam", 0.01, 0, 0.9)]))
     assert "±" not in one_seed and "final lr" not in one_seed      # nothing to say: columns left out

@@ -5,11 +5,11 @@ import numpy as np
 import paddle
 import pytest
 
-from course.config import RunConfig
-from course.datasets import load_dataset
-from course.device import resolve_device
-from course.errors import ConfigError
-from course.experiment import build_training
+from course.engine.config import RunConfig
+from course.engine.data import load_dataset
+from course.engine.device import resolve_device
+from course.engine.errors import ConfigError
+from course.engine.experiment import build_training
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_small.npz"
 

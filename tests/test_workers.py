@@ -79,7 +79,7 @@ def test_ctrl_c_stops_a_parallel_sweep_at_once_and_leaves_no_worker(tmp_path):
     os.killpg(proc.pid, signal.SIGINT)       # Ctrl-C in a terminal signals the whole group
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    assert "interrupted. Run the same command again to continue the sweep." in err
+    assert "interrupted. Run the same command again to continue" in err
     assert "Traceback" not in err
     assert gone(workers)
 
@@ -129,8 +129,8 @@ def test_kill_9_of_the_sweep_takes_its_workers_with_it(tmp_path):
 def test_a_script_without_a_main_guard_gets_a_clear_error_not_endless_workers(tmp_path):
     script = tmp_path / "my_sweep.py"
     script.write_text(
-        "from course.config import RunConfig\n"
-        "from course.sweep import Sweep, run_sweep\n"
+        "from course.engine.config import RunConfig\n"
+        "from course.sweep.grid import Sweep\nfrom course.sweep.runner import run_sweep\n"
         f"base = RunConfig(dataset='mnist:{FIXTURE}', model='mlp_relu', epochs=1, subset=100, val_subset=50)\n"
         f"run_sweep(Sweep(base, ['sgd', 'adam'], [0.01], [0], {str(tmp_path / 'runs')!r}), jobs=2)\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))

@@ -1,0 +1,178 @@
+"""What the chapters share: the flags of a sweep chapter, an image chapter's data and weights,
+and the ending of every sweep (table, plots, the VisualDL command).
+
+A chapter module reads as its section or article: its settings, the code it teaches, and one call
+into the engine. What they have in common lives here:
+
+- ``sweep_flags``: --seeds, --logdir, --device and the Launch flags (--jobs, --progress, ...).
+- ``image_inputs``: ``--data PATH`` as a ``folder:`` dataset (a dry run copies a few images per
+  class, so it takes seconds whatever the tree's size) and ``--pretrained`` checked before any
+  training starts.
+- ``run_and_report``, ``print_where``: run the sweep, write and print its table and plots, say how
+  to open VisualDL.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from course.cli import Launch
+from course.engine.config import RunConfig
+from course.engine.errors import ConfigError
+from course.sweep.grid import Sweep
+from data.errors import DataError
+from models.errors import ModelError
+
+DEMO_DATA = "demo_images/digits"                 # what scripts/export_demo_images.py writes by default
+EXPORT_COMMAND = "python scripts/export_demo_images.py --out demo_images"
+DRY_RUN_PER_CLASS = 8                            # images per class (per split folder) in a dry run
+DRY_RUN_IMAGE_SIZE = 32
+
+
+def sweep_flags(cl, seeds=None, jobs: bool = True) -> None:
+    """The flags every sweep chapter has: --seeds, --logdir, --device and how the command runs."""
+    cl.settings("where and how", Sweep, "seeds", "logdir", **({"seeds": seeds} if seeds else {}))
+    cl.settings("where and how", RunConfig, "device")
+    launch = ("jobs", "report_only", "resume") if jobs else ()
+    cl.settings("where and how", Launch, *launch, "progress", "dry_run")
+
+
+def pick_arms(arms: list[dict], wanted: list[str] | None, base) -> list[dict]:
+    """The arms named in ``wanted`` (by their report name, e.g. 'adam+plateau'), in article order."""
+    names = [base.replace(**{k: v for k, v in a.items() if k != "lr"}).arm() for a in arms]
+    if not wanted:
+        return arms
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        raise ConfigError(f"--optimizers: unknown arm(s) {', '.join(unknown)}; "
+                          f"this article's are {', '.join(names)}")
+    return [arm for arm, name in zip(arms, names) if name in wanted]
+
+
+# --- an image chapter's data and weights ----------------------------------------------------------
+def image_inputs(args, model: str) -> tuple[str, str, str]:
+    """An image chapter's folder dataset and weights, from its parsed flags.
+
+    Returns (dataset spec, pretrained spec, the weights as the printout names them).
+    """
+    dataset = folder_dataset(args.data, args.dry_run, args.logdir)
+    pretrained = resolve_pretrained(model, args.pretrained, args.dry_run)
+    weights = "ImageNet" if pretrained == "imagenet" else pretrained or "random (no pretrained weights)"
+    return dataset, pretrained, weights
+
+
+def folder_dataset(path: str, dry_run: bool = False, workdir=None) -> str:
+    """The ``folder:`` dataset spec for ``--data PATH`` (one sub-folder per class, or train/val/test).
+
+    A missing default demo folder says how to export it. With ``dry_run`` the spec points at a
+    copy of the first ``DRY_RUN_PER_CLASS`` images of every class (of every split folder) made
+    under ``workdir``, with the same folder name so the run directories are named alike.
+    """
+    from data.folders import sample_tree
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        hint = f"; make the demo digits first: {EXPORT_COMMAND}" if path == DEMO_DATA else \
+            "; expected a folder with one sub-folder of images per class"
+        raise DataError(f"--data: {root} is not a folder{hint}")
+    if dry_run:
+        root = sample_tree(root, Path(workdir) / "data" / root.name, DRY_RUN_PER_CLASS)
+    return f"folder:{root}"
+
+
+def resolve_pretrained(model_name: str, spec: str, dry_run: bool = False,
+                       allow_download: bool = True) -> str:
+    """RunConfig.pretrained for ``--pretrained SPEC``: 'imagenet', a .pdparams path, or 'none'.
+
+    Checked before training, so a missing file stops the command at once (ModelError: one line,
+    exit 2) instead of failing in every run. The articles start from ImageNet weights and no
+    learner should mistake a random backbone's accuracy for theirs, so a real run never falls
+    back silently: it asks for the file or for an explicit ``--pretrained none``. A dry run only
+    checks the pipeline, so there it prints a note and goes on without them.
+    """
+    text = (spec or "").strip()
+    if text.lower() in ("", "none"):
+        return ""
+    if text != "imagenet":
+        path = Path(text).expanduser()
+        if path.is_file():
+            return str(path)
+        error = ModelError(f"--pretrained: weights file {path} does not exist")
+    else:
+        import paddle
+
+        from models import build_model
+        from models.pretrained import imagenet_weights_path
+
+        with paddle.LazyGuard():   # only the model's name matters here: allocate nothing
+            model = build_model(model_name, num_classes=2)
+        try:
+            imagenet_weights_path(model, allow_download)
+            return "imagenet"
+        except ModelError as err:
+            error = err
+    if dry_run:
+        print(f"note: {error}\nnote: the dry run goes on with random weights (--pretrained none)")
+        return ""
+    raise ModelError(f"{error}; or pass --pretrained none to start from random weights "
+                     "(expect far lower accuracy than the article's)")
+
+
+# --- the ending of every sweep chapter ------------------------------------------------------------
+def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None) -> dict:
+    """Run the sweep's unfinished runs, write its table and plots, print where they are.
+
+    ``summary(runs)``, if given, returns lines printed above the table; ``runs`` are this
+    sweep's finished runs (result plus ``history``), in grid order. Returns ``write_report``'s
+    paths plus ``runs``.
+    """
+    from course.sweep.report import load_runs, write_report
+    from course.sweep.runner import run_sweep
+
+    cells = sweep.runs()
+    if not args.report_only:
+        prefetch_mnist(sweep.base, args.progress)
+        jobs = min(args.jobs, len(cells))
+        grid = f"{', '.join(sweep.optimizers)} x {len(sweep.lrs)} rate(s) x {len(sweep.seeds)} seed(s)"
+        print(f"{len(cells)} runs ({grid}) of {sweep.base.model} on {sweep.base.dataset}"
+              f"{', ' + what if what else ''}, {jobs} at a time -> {sweep.root}", flush=True)
+        run_sweep(sweep, jobs=jobs, progress=args.progress, resume=args.resume)
+    paths = write_report(sweep.root, sweep.optimizers, title=title)
+    by_name = {run["run"]: run for run in load_runs(sweep.root)}
+    paths["runs"] = [by_name[c.run_name()] for c, _ in cells if c.run_name() in by_name]
+    print()
+    for line in (summary(paths["runs"]) if summary else []):
+        print(line)
+    print(paths["table"])
+    print_where(paths["table_md"], paths["table_csv"], [paths["curves"], paths["lr_sensitivity"]],
+                [sweep.root])
+    return paths
+
+
+def prefetch_mnist(config, progress: bool = True) -> None:
+    """Load (and if needed fetch) MNIST once here, not in every worker process at the same time."""
+    kind, _, path = config.dataset.partition(":")
+    if kind == "mnist":
+        from data.mnist import load_mnist
+
+        load_mnist(path=path or None, cache_dir=config.data_cache or None, progress=progress)
+
+
+def print_where(table_md, table_csv, plots, vdl_dirs) -> None:
+    """The closing lines of every chapter: where the table and plots are, how to open VisualDL."""
+    print(f"table:  {table_md}  (CSV: {Path(table_csv).name})")
+    if plots:
+        print("plots:  " + "  ".join(str(p) for p in plots))
+    print(f"VisualDL: {visualdl_command()} --logdir {' '.join(str(d) for d in vdl_dirs)} "
+          "--host 127.0.0.1 --port 8040   then open http://127.0.0.1:8040")
+
+
+def visualdl_command() -> str:
+    """``visualdl`` as it can be run from here: the one beside this Python (a venv's bin/ is not
+    on PATH unless the venv is activated), relative to the working directory when inside it."""
+    beside = Path(sys.executable).with_name("visualdl")
+    if not beside.is_file():
+        return "visualdl"
+    relative = os.path.relpath(beside)
+    return relative if not relative.startswith("..") else str(beside)

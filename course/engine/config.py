@@ -1,0 +1,165 @@
+"""One run's settings: each declared once, here, with its type, default and one-line help.
+
+``RunConfig`` is the only place a setting exists. The flags of every entry point are generated
+from its fields (``course.cli``), so a flag and its config key cannot drift apart
+(``--batch-size`` is ``batch_size``, its help and default are the field's). A config is checked
+once, when it is built: a bad value fails in ``__post_init__`` naming the flag, before any data
+is loaded or file written. A key that is not a field is an error listing the valid keys (nanoGPT's
+``configurator.py``), so a typo never silently falls back to a default. Every run directory holds
+the whole config as ``config.json``.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+
+from course.engine.errors import ConfigError
+
+
+def setting(default, help: str, **extra):
+    """A dataclass field carrying its one-line ``help`` (what ``--help`` shows) in its metadata.
+
+    ``extra`` goes into the metadata too, e.g. ``item=float`` for a comma-separated list flag.
+    """
+    metadata = {"help": help, **extra}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class RunConfig:
+    """Everything that decides what one run trains and how (see each field's help)."""
+
+    # --- what is trained on what -------------------------------------------------------------
+    dataset: str = setting("mnist", "'mnist' (real MNIST, fetched once and cached), 'mnist:PATH' "
+                                    "(your mnist.json.gz) or 'folder:PATH' (one sub-folder per class)")
+    model: str = setting("lenet", "network: linear, mlp_sigmoid, mlp_relu, mlp_keras, lenet; for image "
+                                  "folders vgg16_keras, vgg16, vgg16_gap, vgg16_transfer, densenet121, "
+                                  "mobilenet_v2 or vision:<backbone>")
+    subset: int = setting(0, "train on the first N training images (0 = all)")
+    val_subset: int = setting(0, "validate on the first N validation images (0 = all)")
+    image_size: int = setting(0, "image folders: resize every image to SxS pixels (0 = 64)")
+    augment: str = setting("none", "image folders: training augmentation preset (none, keras_gym)")
+    validation_split: float = setting(0.2, "image folders without a val/ folder: fraction of each "
+                                           "class held out for validation")
+    split_seed: int = setting(12, "image folders: seed of that split (the film-star article's 12)")
+    freeze_backbone: bool = setting(False, "transfer models: keep the backbone fixed, train the head")
+    pretrained: str = setting("", "'' (random init), 'imagenet' or a .pdparams file")
+    # --- how it is trained -------------------------------------------------------------------
+    optimizer: str = setting("sgd", "optimizer name (see course/engine/optimizers.py)")
+    label: str = setting("", "names a variant when runs differ in more than optimizer, rate and "
+                             "seed (e.g. 'plateau'); joins the run name")
+    lr: float = setting(0.01, "initial learning rate, > 0")
+    weight_decay: float = setting(0.0, "L2 regularisation coefficient (the course's 正则化; "
+                                       "decoupled for adamw), 0 = off")
+    schedule: str = setting("constant", "learning-rate schedule: constant, exponential, polynomial, "
+                                        "step, cosine, onecycle, warmup")
+    schedule_args: dict = setting({}, "the schedule's settings, e.g. "
+                                      "'decay_steps=60,decay_rate=0.96,staircase=true'")
+    epochs: int = setting(5, "passes over the training data (the course's EPOCH_NUM)")
+    batch_size: int = setting(64, "images per optimizer step")
+    seed: int = setting(0, "seeds Paddle, NumPy and the shuffling: same seed, same curve (CPU)")
+    # --- Keras-style training controls, 'key=value,...' ('' = off) ----------------------------
+    early_stop: str = setting("", "EarlyStopping, e.g. 'monitor=val_acc,patience=2'")
+    reduce_lr_on_plateau: str = setting("", "ReduceLROnPlateau, e.g. "
+                                            "'monitor=val_acc,factor=0.1,patience=1'")
+    checkpoint: str = setting("", "ModelCheckpoint: 'best' keeps the best epoch's model and "
+                                  "optimizer as best.pdckpt")
+    stop_at_chance: bool = setting(True, "stop a run as diverged if its validation accuracy is at "
+                                         "chance after its first epoch (>= 100 steps); NaN/Inf "
+                                         "always stops it")
+    # --- where and how -------------------------------------------------------------------------
+    device: str = setting("auto", "auto (a GPU if Paddle has CUDA and one is present), cpu, gpu or gpu:N")
+    data_cache: str = setting("", "MNIST cache folder ('' = $PADDLE_OPT_LAB_DATA or ~/.cache)")
+    target_acc: float = setting(0.97, "the table's 'epochs/time to reach' validation accuracy, in (0, 1]")
+    num_workers: int = setting(0, "image folders: DataLoader worker processes")
+
+    def __post_init__(self):
+        check_types(self)
+        from course.engine.validate import validate   # it imports the registries, which need paddle
+
+        validate(self)
+
+    def arm(self) -> str:
+        """The optimizer as the report names it: 'adam', or 'adam+plateau' for a labelled variant."""
+        return f"{self.optimizer}+{self.label}" if self.label else self.optimizer
+
+    def run_name(self) -> str:
+        """The run directory's name, made of what varies in a sweep: 'sgd-lr0.01-seed0'."""
+        return f"{self.arm()}-lr{self.lr:g}-seed{self.seed}"
+
+    def group_name(self) -> str:
+        """The sweep directory's name, '<dataset>-<model>', e.g. 'mnist-lenet'."""
+        # 'vision:resnet18' -> 'vision_resnet18': a colon is no good in a Windows path
+        return f"{dataset_label(self.dataset)}-{self.model.replace(':', '_')}"
+
+    def to_dict(self) -> dict:
+        """Every setting, JSON-able: what config.json holds."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "RunConfig":
+        """A copy with ``changes`` applied (and checked again)."""
+        check_keys(changes)
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        """Build from a dict such as config.json's; unknown keys are an error."""
+        check_keys(values)
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path) -> "RunConfig":
+        """Read a run's config.json; a missing or damaged file is a one-line ConfigError."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                values = json.load(f)
+        except (OSError, UnicodeError, json.JSONDecodeError) as err:
+            raise ConfigError(f"cannot read run config {path}: {err}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"run config {path} holds a JSON {type(values).__name__}, not an object")
+        try:
+            return cls.from_dict(values)
+        except ConfigError as err:
+            raise ConfigError(f"run config {path}: {err}") from None
+
+
+FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig))
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,)}
+
+
+def flag(name: str) -> str:
+    """The command-line flag of config key ``name``: 'batch_size' -> '--batch-size'."""
+    return "--" + name.replace("_", "-")
+
+
+def check_keys(values: dict) -> None:
+    """Raise ConfigError naming any key of ``values`` that is not a RunConfig field."""
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(FIELDS)}")
+
+
+def check_types(config) -> None:
+    """Every field holds a value of its declared type (an int where a float goes is made a float)."""
+    for f in dataclasses.fields(config):
+        value, allowed = getattr(config, f.name), _TYPES[f.type]
+        if not isinstance(value, allowed) or (isinstance(value, bool) and f.type != "bool"):
+            raise ConfigError(f"{flag(f.name)}: expected {f.type}, got {value!r}")
+        if f.type == "float":
+            if not math.isfinite(value):
+                raise ConfigError(f"{flag(f.name)}: expected a finite number, got {value!r}")
+            setattr(config, f.name, float(value))
+
+
+def dataset_label(spec: str) -> str:
+    """A short name for a dataset spec: 'mnist', or the folder's base name for 'folder:PATH'."""
+    kind, _, path = spec.partition(":")
+    if not path:
+        return kind
+    name = path.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] or kind
+    return name if kind == "folder" else f"{kind}_{name.split('.')[0]}"

@@ -1,0 +1,157 @@
+"""One run, start to finish: ``run_experiment(config, run_dir)`` (flax's ``train_and_evaluate``).
+
+Everything a run produces lives in its directory: ``config.json`` (written first), ``metrics.json``
+and ``metrics.csv`` (rewritten after every epoch), ``vdl/`` (VisualDL records), ``last.pdckpt``
+(everything needed to continue after an interruption), ``model.pdparams`` (the final weights) and
+``result.json``, written last: its presence is what marks the run done, so a sweep restarted after
+Ctrl-C or kill -9 skips finished runs and continues unfinished ones from their last completed epoch.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import paddle
+from paddle.base import unique_name
+
+from course.engine.checkpoint import RESUME_FILE, load_resume, save_resume
+from course.engine.config import RunConfig
+from course.engine.data import load_dataset
+from course.engine.device import use_device
+from course.engine.errors import ConfigError
+from course.engine.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
+from course.engine.results import METRIC_COLUMNS, epoch_line, hparams, summarize
+from course.engine.trainer import Trainer
+from course.engine.vdl import VisualDLLogger
+from models.summary import format_summary
+from models.summary import summarize as summarize_model
+
+
+def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_epoch: int,
+                   run_dir=None, progress=True) -> Trainer:
+    """Model, optimizer, schedule and callbacks for ``config``, wrapped in a Trainer."""
+    from course.engine.callbacks.flags import callbacks_from_config
+    from course.engine.optimizers import build_optimizer
+    from course.engine.schedules import build_schedule
+    from models import build_model, model_kind
+
+    paddle.seed(config.seed)
+    # Fresh parameter names (linear_0.w_0, ...) for every build: optimizer state is keyed by
+    # them, so a checkpoint loads into a model rebuilt in this process or in a new one.
+    names = unique_name.UniqueNameGenerator()
+    with unique_name.guard(names):
+        options = {}
+        if model_kind(config.model) == "image":   # image models take their input size
+            options["image_size"] = input_shape[-1]
+            if config.freeze_backbone:
+                options["freeze_backbone"] = True
+        model = build_model(config.model, num_classes=num_classes,
+                            pretrained=config.pretrained or None, **options)
+        scheduler = None
+        if config.schedule != "constant" or config.schedule_args:
+            scheduler = build_schedule(config.schedule, config.lr, steps_per_epoch, config.epochs,
+                                       **config.schedule_args)
+        optimizer = build_optimizer(config.optimizer, scheduler or config.lr, model.parameters(),
+                                    config.weight_decay)
+        callbacks = callbacks_from_config(config)
+    return Trainer(model, optimizer, loss_kind=getattr(model, "loss_kind", "ce"), scheduler=scheduler,
+                   callbacks=callbacks, num_classes=num_classes, progress=progress,
+                   run_dir=run_dir, seed=config.seed, names=names,
+                   stop_at_chance=config.stop_at_chance)
+
+
+class SingleProcess:
+    """Where a run computes and who writes its files: by default one process that writes all.
+
+    ``course.tools.distributed.DataParallel`` replaces it for multi-process runs: every rank
+    trains on its shard, and only rank 0 writes.
+    """
+    writes = True
+
+    def start(self, device: str) -> str:
+        """Make ``device`` Paddle's current device; return the one chosen."""
+        return use_device(device)
+
+    def prepare(self, data):
+        """This process's view of the run's data (all of it)."""
+        return data
+
+    def adopt(self, trainer: Trainer) -> Trainer:
+        """The trainer as this placement runs it (unchanged)."""
+        return trainer
+
+    def annotate(self, result: dict) -> dict:
+        """Add what this placement knows to the run's result (nothing)."""
+        return result
+
+
+def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visualdl: bool = True,
+                   placement=None) -> dict:
+    """Train and evaluate ``config`` in ``run_dir``; return (and save) the run's result.
+
+    A finished run (``result.json`` present) is not trained again; an unfinished one continues
+    from ``last.pdckpt``. A run directory holding other settings is an error.
+    """
+    placement = placement or SingleProcess()
+    writes = placement.writes
+    run_dir = Path(run_dir)
+    saved = read_json(run_dir / "config.json")
+    if saved is not None and saved != config.to_dict():
+        raise ConfigError(f"{run_dir} holds a run with other settings (see its config.json); "
+                          "use another --logdir or delete that directory")
+    finished = read_json(run_dir / "result.json")
+    if finished is not None:
+        return finished
+    device = placement.start(config.device)
+    if writes:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # A run killed while writing leaves its temporary file (never a torn result file);
+        # only this run writes here, so what is left is garbage.
+        for stale in run_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        atomic_write_json(run_dir / "config.json", config.to_dict())
+
+    progress = progress and writes
+    data = placement.prepare(load_dataset(config, progress=progress))
+    trainer = build_training(config, data.num_classes, data.input_shape, len(data.train),
+                             run_dir if writes else None, progress)
+    summary = summarize_model(trainer.model, data.input_shape)
+    if writes:
+        print(f"[{config.run_name()}] {format_summary(summary, config.model, data.input_shape)}", flush=True)
+    trainer = placement.adopt(trainer)
+    resume_file = run_dir / RESUME_FILE
+    if resume_file.exists():
+        load_resume(resume_file, trainer, data.train)
+
+    logger = VisualDLLogger(run_dir / "vdl" if log_visualdl and writes else None)
+    logger.replay(trainer.history)   # a resumed run's records are rewritten whole, never appended
+    trainer.logger = logger
+
+    def save_epoch(tr: Trainer) -> None:
+        if not writes:
+            return
+        print(f"[{config.run_name()}] {epoch_line(tr.history[-1], config.epochs)}", flush=True)
+        atomic_write_json(run_dir / "metrics.json", tr.history)
+        atomic_write_csv(run_dir / "metrics.csv", tr.history, METRIC_COLUMNS)
+        save_resume(resume_file, tr, data.train)
+
+    try:
+        trainer.fit(data.train, data.val, config.epochs, on_epoch_saved=save_epoch)
+        start = time.perf_counter()
+        test_loss, test_acc = trainer.evaluate(data.test) if data.test is not None else (None, None)
+        test_seconds = time.perf_counter() - start
+        result = placement.annotate(summarize(config, trainer, test_loss, test_acc, test_seconds, device))
+        result["model_summary"] = summary
+        if writes:
+            # The final weights (the best epoch's, if EarlyStopping restored them): what
+            # scripts/export_model.py exports. (DataParallel keeps the network in _layers.)
+            net = getattr(trainer.model, "_layers", trainer.model)
+            atomic_paddle_save(net.state_dict(), run_dir / "model.pdparams")
+        # Own tags for the HParams view: a point at step 0 on val/acc would bend every curve.
+        logger.hparams(hparams(config), {"best/val_acc": result["best_val_acc"],
+                                         "test/acc": test_acc, "test/loss": test_loss})
+    finally:
+        logger.close()
+    if writes:
+        atomic_write_json(run_dir / "result.json", result)
+    return result

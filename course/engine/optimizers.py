@@ -1,0 +1,73 @@
+"""Optimizers by name: the course's SGD / Momentum / AdaGrad / RMSProp / Adam and the rest Paddle ships.
+
+The registry maps a short, lower-case name to a function that builds the Paddle optimizer, so a
+sweep is a list of names, never an `eval` of a string (PaddleClas `build_optimizer`, as a dict).
+
+Weight decay is the course's L2 regularisation (ch. "正则化"): Paddle adds ``weight_decay * w`` to
+the gradient for every optimizer here except AdamW, whose decay is decoupled from the gradient
+(Loshchilov & Hutter) and whose default is 0.01 in Paddle but 0 here unless asked for.
+"""
+from __future__ import annotations
+
+import paddle
+
+from course.engine.errors import ConfigError
+
+
+def _plain(cls, **fixed):
+    """A builder for an optimizer that takes (learning_rate, parameters, weight_decay)."""
+    def build(learning_rate, parameters, weight_decay):
+        return cls(learning_rate=learning_rate, parameters=parameters,
+                   weight_decay=weight_decay or None, **fixed)
+    return build
+
+
+def _adamw(learning_rate, parameters, weight_decay):
+    return paddle.optimizer.AdamW(learning_rate=learning_rate, parameters=parameters,
+                                  weight_decay=weight_decay or 0.0)
+
+
+# name -> (builder, one-line description shown by --help and in the report)
+OPTIMIZERS = {
+    "sgd": (_plain(paddle.optimizer.SGD), "plain stochastic gradient descent"),
+    "momentum": (_plain(paddle.optimizer.Momentum, momentum=0.9),
+                 "SGD with momentum 0.9 (heavy ball)"),
+    "nesterov": (_plain(paddle.optimizer.Momentum, momentum=0.9, use_nesterov=True),
+                 "Nesterov accelerated momentum 0.9"),
+    "adagrad": (_plain(paddle.optimizer.Adagrad), "per-parameter rate from summed squared gradients"),
+    "rmsprop": (_plain(paddle.optimizer.RMSProp, rho=0.9),
+                "AdaGrad with a moving average (rho 0.9, as Keras/PyTorch)"),
+    "adam": (_plain(paddle.optimizer.Adam), "momentum + RMSProp with bias correction"),
+    "adamw": (_adamw, "Adam with decoupled weight decay"),
+    "adadelta": (_plain(paddle.optimizer.Adadelta), "AdaGrad variant with unit-corrected steps"),
+    "adamax": (_plain(paddle.optimizer.Adamax), "Adam with an infinity-norm second moment"),
+    "nadam": (_plain(paddle.optimizer.NAdam), "Adam with Nesterov momentum"),
+    "radam": (_plain(paddle.optimizer.RAdam), "Adam with a rectified warm-up of the variance"),
+    "lamb": (lambda learning_rate, parameters, weight_decay: paddle.optimizer.Lamb(
+        learning_rate=learning_rate, parameters=parameters, lamb_weight_decay=weight_decay or 0.0),
+        "layer-wise adaptive Adam (large batches)"),
+}
+
+# Spellings learners copy from Keras, PyTorch or the old fluid API.
+ALIASES = {"nag": "nesterov", "sgdm": "momentum", "adam_w": "adamw"}
+
+
+def canonical_optimizer(name: str) -> str:
+    """Return the registry key for ``name`` (case-insensitive), or raise ConfigError listing choices."""
+    key = str(name).strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {name!r}; choose from: {', '.join(OPTIMIZERS)}")
+    return key
+
+
+def build_optimizer(name, learning_rate, parameters, weight_decay: float = 0.0):
+    """Build optimizer ``name`` over ``parameters``.
+
+    ``learning_rate`` is a float > 0 or a ``paddle.optimizer.lr.LRScheduler``; ``weight_decay`` is the
+    L2 coefficient (0 = none). The values come from a RunConfig, which has checked them. Only
+    trainable parameters are handed to Paddle, so a frozen backbone gets no optimizer state.
+    """
+    builder, _ = OPTIMIZERS[canonical_optimizer(name)]
+    trainable = [p for p in parameters if not p.stop_gradient]
+    return builder(learning_rate, trainable, float(weight_decay))

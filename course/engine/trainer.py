@@ -1,0 +1,232 @@
+"""The one training loop every chapter, sweep and test uses (dygraph: forward, loss, backward, step).
+
+A ``Trainer`` owns the model, optimizer, optional LR schedule and callbacks. ``fit`` runs whole
+epochs, logs per-epoch train/validation loss and accuracy (the keys below are what callbacks,
+metrics files and VisualDL see), stops a diverging run, and can hand its full state to a
+checkpoint so an interrupted run continues exactly where it stopped.
+
+Epoch log keys: ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``, ``epoch_seconds``.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+from paddle.base import unique_name
+
+from course.engine.errors import ConfigError
+from course.engine.progress import progress_bar
+
+
+CHANCE_CHECK_STEPS = 100  # MNIST's default first epoch (20,000 images / 64) has 313 steps
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer`` on batches of (images, labels).
+
+    Args:
+        model: a ``paddle.nn.Layer`` returning logits (or one value for ``loss_kind='mse'``).
+        optimizer: a ``paddle.optimizer.Optimizer`` over the model's trainable parameters.
+        loss_kind: 'ce' (cross-entropy on logits) or 'mse' (the course's linear regression:
+            the single output regresses the digit's value, accuracy = rounded output == label).
+        scheduler: optional ``LRScheduler`` with ``step_unit`` 'batch' or 'epoch'.
+        callbacks: objects with the hooks of ``course.engine.callbacks.base.Callback``.
+        logger: a ``course.engine.vdl.VisualDLLogger`` (or None).
+        num_classes: for the divergence check's chance level.
+        check_divergence: stop (and mark ``diverged``) on a NaN/Inf loss, or when validation
+            accuracy is still at chance level after the first epoch -- on a small data set,
+            after the first epoch that ends with ``CHANCE_CHECK_STEPS`` steps done, so a run
+            is not judged on the 4 steps an epoch of 256 images gives.
+        stop_at_chance: whether the chance-level rule applies (NaN/Inf always stops a run).
+        progress: show a per-epoch progress bar.
+        run_dir: the run's directory (callbacks write checkpoints there), or None.
+        seed: reseeds Paddle at each epoch start, for exact resume (None = leave the RNG alone).
+        names: the ``paddle.base.unique_name`` generator the model was built under. Optimizer
+            steps run under it too, so the optimizer's state (named at its first step, e.g.
+            ``linear_0.w_0_moment1_0``) gets the same names in every process and a saved state
+            loads back.
+    """
+
+    def __init__(self, model, optimizer, loss_kind="ce", scheduler=None, callbacks=(), logger=None,
+                 num_classes=10, check_divergence=True, progress=True, run_dir=None, seed=None,
+                 names=None, stop_at_chance=True):
+        if loss_kind not in ("ce", "mse"):
+            raise ConfigError(f"loss_kind must be 'ce' or 'mse', got {loss_kind!r}")
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.loss_kind, self.num_classes = loss_kind, num_classes
+        self.callbacks, self.logger = list(callbacks), logger
+        self.check_divergence, self.progress, self.run_dir = check_divergence, progress, run_dir
+        self.history: list[dict] = []
+        self.stop_training = False
+        self.diverged = ""            # why the run was stopped as diverged ('' = it was not)
+        self.global_step = 0
+        self._epoch_steps = 0
+        self.majority_acc = 0.0   # set by evaluate(): the most common class's share of the labels
+        self.stop_at_chance = stop_at_chance
+        self.seed = seed
+        self.names = names if names is not None else unique_name.UniqueNameGenerator()
+
+    # --- learning rate, for callbacks ------------------------------------------------------------
+    def get_lr(self) -> float:
+        """The optimizer's current learning rate."""
+        return float(self.optimizer.get_lr())
+
+    def set_lr(self, value: float) -> None:
+        """Set the learning rate (for callbacks); an error while a schedule drives the rate."""
+        if self.scheduler is not None:
+            raise ConfigError("cannot set the learning rate by hand while a schedule drives it "
+                              f"({type(self.scheduler).__name__}); use schedule 'constant'")
+        self.optimizer.set_lr(float(value))
+
+    # --- one step, one epoch, evaluation ---------------------------------------------------------
+    def _loss_and_correct(self, out, labels):
+        if self.loss_kind == "mse":
+            target = labels.astype("float32").reshape([-1, 1])
+            loss = F.mse_loss(out, target)
+            correct = (paddle.round(out).astype("int64").reshape([-1]) == labels.reshape([-1]))
+        else:
+            loss = F.cross_entropy(out, labels.reshape([-1, 1]))
+            correct = out.argmax(axis=1) == labels.reshape([-1])
+        return loss, correct.astype("int64").sum()
+
+    def train_epoch(self, batches, epoch: int = 0) -> tuple[float, float]:
+        """One pass over ``batches``; returns (mean loss, accuracy) over the samples seen."""
+        self.model.train()
+        loss_sum, correct_sum, seen = 0.0, 0, 0
+        bar = progress_bar(total=len(batches), desc=f"epoch {epoch + 1}", enabled=self.progress)
+        for images, labels in batches:
+            images, labels = paddle.to_tensor(images), paddle.to_tensor(labels)
+            out = self.model(images)
+            loss, correct = self._loss_and_correct(out, labels)
+            loss.backward()
+            with unique_name.guard(self.names):
+                self.optimizer.step()
+            self.optimizer.clear_grad()
+            self.global_step += 1
+            if self.scheduler is not None and self.scheduler.step_unit == "batch":
+                self.scheduler.step()
+            n = images.shape[0]
+            value = float(loss)  # one host sync per step: cheap on CPU, needed to catch NaN early
+            loss_sum += value * n
+            correct_sum += int(correct)
+            seen += n
+            for cb in self.callbacks:
+                cb.on_batch_end(self, self.global_step, {"loss": value, "lr": self.get_lr()})
+            bar.update(1, loss=value)
+            if not math.isfinite(value) and self.check_divergence:
+                self.diverged = f"loss became {value} in epoch {epoch + 1}"
+                break
+        bar.close()
+        return loss_sum / max(seen, 1), correct_sum / max(seen, 1)
+
+    @paddle.no_grad()
+    def evaluate(self, batches) -> tuple[float, float]:
+        """Mean loss and accuracy of the model on ``batches``, in eval mode (no dropout, BN frozen)."""
+        self.model.eval()
+        loss_sum, correct_sum, seen = 0.0, 0, 0
+        class_counts = np.zeros(self.num_classes, dtype="int64")
+        for images, labels in batches:
+            images, labels = paddle.to_tensor(images), paddle.to_tensor(labels)
+            loss, correct = self._loss_and_correct(self.model(images), labels)
+            n = images.shape[0]
+            loss_sum += float(loss) * n
+            correct_sum += int(correct)
+            seen += n
+            class_counts += np.bincount(labels.numpy().ravel(), minlength=self.num_classes)[:self.num_classes]
+        self.model.train()
+        # The accuracy of always answering the most common class: what a network that has
+        # stopped learning (dead ReLUs, constant output) scores. The divergence check's "chance".
+        self.majority_acc = class_counts.max() / max(seen, 1)
+        return loss_sum / max(seen, 1), correct_sum / max(seen, 1)
+
+    # --- the loop ---------------------------------------------------------------------------------
+    def fit(self, train_batches, val_batches, epochs: int, on_epoch_saved=None) -> list[dict]:
+        """Train until ``epochs`` epochs are in ``history`` (a resumed trainer starts where it was).
+
+        ``on_epoch_saved(trainer)`` is called after each epoch's logs and callbacks, the moment to
+        write metrics and the resume checkpoint.
+        """
+        if epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {epochs}")
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        logs: dict = self.history[-1] if self.history else {}
+        for epoch in range(len(self.history), epochs):
+            if self.stop_training or self.diverged:
+                break
+            if self.seed is not None:
+                # Reseed per epoch so dropout masks depend only on (seed, epoch): a run resumed
+                # at epoch k draws exactly what the uninterrupted run drew.
+                paddle.seed(self.seed * 100_003 + epoch + 1)
+            for cb in self.callbacks:
+                cb.on_epoch_begin(self, epoch)
+            lr = self.get_lr()   # the rate this epoch trained with (schedules move it afterwards)
+            start, first_step = time.perf_counter(), self.global_step
+            train_loss, train_acc = self.train_epoch(train_batches, epoch)
+            self._epoch_steps = self.global_step - first_step
+            val_loss, val_acc = self.evaluate(val_batches) if val_batches is not None else (None, None)
+            logs = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
+                    "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
+                    "epoch_seconds": time.perf_counter() - start}
+            self._check_divergence(epoch, logs)
+            self.history.append(logs)
+            if self.logger is not None:
+                self.logger.epoch(epoch, logs)
+            if self.scheduler is not None and self.scheduler.step_unit == "epoch":
+                self.scheduler.step()
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch, logs)
+            if on_epoch_saved is not None:
+                on_epoch_saved(self)
+        for cb in self.callbacks:
+            cb.on_train_end(self, logs)
+        return self.history
+
+    def _check_divergence(self, epoch: int, logs: dict) -> None:
+        if not self.check_divergence or self.diverged:
+            return
+        bad = [k for k in ("train_loss", "val_loss") if logs[k] is not None and not math.isfinite(logs[k])]
+        if bad:
+            self.diverged = f"{bad[0]} is {logs[bad[0]]} after epoch {epoch + 1}"
+        elif (self.stop_at_chance and self._first_judged_epoch(epoch) and logs["val_acc"] is not None
+              and self.loss_kind == "ce"):
+            # "At chance" = no better than always answering the most common validation class
+            # (1/classes on balanced data), with a little slack for sampling noise.
+            chance = max(self.majority_acc, 1.0 / self.num_classes)
+            if logs["val_acc"] <= chance + 0.02:
+                self.diverged = (f"validation accuracy {logs['val_acc']:.3f} is at chance level "
+                                 f"({chance:.2f}) after {self.global_step} steps (epoch {epoch + 1})")
+
+    def _first_judged_epoch(self, epoch: int) -> bool:
+        """Is this the first epoch that ends with at least CHANCE_CHECK_STEPS steps done?"""
+        steps_before = self.global_step - self._epoch_steps
+        return self.global_step >= CHANCE_CHECK_STEPS and (epoch == 0 or steps_before < CHANCE_CHECK_STEPS)
+
+    # --- state for resume --------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Model, optimizer, rate, schedule and training progress: what a resume needs."""
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "history": list(self.history), "global_step": self.global_step,
+                 "stop_training": self.stop_training, "diverged": self.diverged,
+                 # Paddle's optimizer state leaves out a plain-float rate, which
+                 # ReduceLROnPlateau may have lowered.
+                 "lr": self.get_lr()}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        return state
+
+    def set_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``: the run continues exactly where it was saved."""
+        self.model.set_state_dict(state["model"])
+        self.optimizer.set_state_dict(state["optimizer"])
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.set_state_dict(state["scheduler"])
+        elif self.scheduler is None and "lr" in state:
+            self.set_lr(state["lr"])
+        self.history = list(state["history"])
+        self.global_step = int(state["global_step"])
+        self.stop_training = bool(state["stop_training"])
+        self.diverged = str(state["diverged"])

@@ -1,0 +1,61 @@
+"""An optimizer x learning-rate x seed grid: one run configuration and directory per cell.
+
+Layout: ``<logdir>/<dataset>-<model>/<optimizer>-lr<lr>-seed<seed>/`` (``course.engine.experiment``
+says what a run directory holds). The grid's own settings are declared here once, like a run's
+in ``RunConfig``, and the flags ``--optimizers``, ``--lrs``, ``--seeds`` and ``--logdir`` are
+generated from them (``course.cli``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from course.engine.config import RunConfig, setting
+from course.engine.errors import ConfigError
+
+
+@dataclass
+class Sweep:
+    """The grid: every arm x every learning rate x every seed, each cell a validated RunConfig.
+
+    An arm is an optimizer name, or a dict of RunConfig overrides with an ``optimizer`` and a
+    ``label`` when one optimizer appears with different controls (the gym-equipment article's
+    "Adam + ReduceLROnPlateau" beside plain AdaGrad, RMSProp, ...):
+    ``{"optimizer": "adam", "label": "plateau", "reduce_lr_on_plateau": "monitor=val_loss"}``.
+    An arm with its own ``lr`` runs at that rate only (the articles give each optimizer its own:
+    Adam 1e-3 beside SGD 1e-2); when every arm has one, ``lrs`` becomes the list of those rates.
+    """
+    base: RunConfig                                   # settings shared by every run
+    optimizers: list = setting(["sgd", "momentum", "adagrad", "rmsprop", "adam"],
+                               "comma-separated optimizer names (course/engine/optimizers.py)", item=str)
+    lrs: list = setting([0.1, 0.01, 0.001], "comma-separated learning rates", item=float)
+    seeds: list = setting([0], "comma-separated seeds (several give mean ± std in the table)", item=int)
+    logdir: str = setting("runs", "root folder of all sweeps")
+
+    def __post_init__(self):
+        self.arms = [{"optimizer": a} if isinstance(a, str) else dict(a) for a in self.optimizers]
+        if any("optimizer" not in arm for arm in self.arms):
+            raise ConfigError(f"--optimizers: every arm needs an optimizer, got {self.optimizers}")
+        own = [arm["lr"] for arm in self.arms if "lr" in arm]
+        if own and len(own) == len(self.arms):
+            self.lrs = sorted(set(own), reverse=True)
+        if not (self.arms and self.lrs and self.seeds):
+            raise ConfigError("a sweep needs at least one optimizer, one learning rate and one seed")
+        # Every cell is built (and so validated) now, before anything is loaded or written.
+        self.cells = [self.base.replace(**{**arm, "lr": lr, "seed": int(seed)})
+                      for arm in self.arms for lr in ([arm["lr"]] if "lr" in arm else self.lrs)
+                      for seed in self.seeds]
+        names = list(dict.fromkeys(cell.arm() for cell in self.cells))
+        if len(names) < len(self.arms):
+            raise ConfigError(f"--optimizers: an optimizer repeats in the sweep ({', '.join(names)}); "
+                              "give variants a label")
+        self.optimizers = names                       # the report's order and names
+
+    @property
+    def root(self) -> Path:
+        """The sweep's folder: ``<logdir>/<dataset>-<model>``."""
+        return Path(self.logdir).expanduser() / self.base.group_name()
+
+    def runs(self) -> list[tuple[RunConfig, Path]]:
+        """Every (config, run directory) of the grid, in a stable order."""
+        return [(config, self.root / config.run_name()) for config in self.cells]

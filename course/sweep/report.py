@@ -1,0 +1,127 @@
+"""The sweep's summary, generated from its run directories: the optimizer comparison table
+(the articles' 优化器比较表) as Markdown and CSV, the learning curves, and the learning-rate
+sensitivity plot. Nothing here trains; it only reads ``result.json`` and ``metrics.json``.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from course.engine.files import atomic_write_csv, atomic_write_text, read_json
+from course.engine.progress import hms
+
+TABLE_COLUMNS = ["optimizer", "lr", "seeds", "best_val_acc", "best_val_acc_std", "final_val_acc",
+                 "final_lr", "stopped_early", "test_acc",
+                 "test_loss", "epochs_run", "epochs_to_target", "seconds_to_target",
+                 "total_seconds", "diverged"]
+
+
+def load_runs(root) -> list[dict]:
+    """Every finished run under a sweep root: its result plus its epoch history."""
+    runs = []
+    for result_file in sorted(Path(root).glob("*/result.json")):
+        result = read_json(result_file)
+        result["history"] = read_json(result_file.parent / "metrics.json", default=[])
+        runs.append(result)
+    return runs
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def _std(values):
+    values = [v for v in values if v is not None]
+    return statistics.stdev(values) if len(values) > 1 else 0.0 if values else None
+
+
+def summarize_groups(runs: list[dict], optimizer_order=None) -> list[dict]:
+    """One row per (optimizer, learning rate), averaged over seeds."""
+    groups = defaultdict(list)
+    for run in runs:
+        groups[(run.get("arm", run["optimizer"]), run["lr"])].append(run)
+    order = {name: i for i, name in enumerate(optimizer_order or [])}
+    rows = []
+    for (opt, lr), members in sorted(groups.items(),
+                                     key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][0], -kv[0][1])):
+        reached = [m for m in members if m["epochs_to_target"] is not None]
+        rows.append({
+            "optimizer": opt, "lr": lr, "seeds": len(members),
+            "best_val_acc": _mean(m["best_val_acc"] for m in members),
+            "best_val_acc_std": _std(m["best_val_acc"] for m in members),
+            "final_val_acc": _mean(m["final_val_acc"] for m in members),
+            "test_acc": _mean(m["test_acc"] for m in members),
+            "test_loss": _mean(m["test_loss"] for m in members),
+            "epochs_run": _mean(m["epochs_run"] for m in members),
+            "stopped_early": sum(bool(m.get("stopped_early")) for m in members),
+            "final_lr": _mean(m["history"][-1]["lr"] for m in members if m.get("history")),
+            "epochs_to_target": _mean(m["epochs_to_target"] for m in reached),
+            "seconds_to_target": _mean(m["seconds_to_target"] for m in reached),
+            "reached_target": len(reached),
+            "total_seconds": _mean(m["total_seconds"] for m in members),
+            "diverged": sum(bool(m["diverged"]) for m in members),
+            "target_acc": members[0]["target_acc"],
+        })
+    return rows
+
+
+def _pct(value):
+    return "—" if value is None else f"{100 * value:.2f}%"
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The comparison table. Columns that would say nothing are left out: the spread over
+    seeds when each cell has one seed, the final rate when no run changed its rate."""
+    if not rows:
+        return "(no finished runs)\n"
+    target = f"{100 * rows[0]['target_acc']:g}%"
+    several_seeds = any(r["seeds"] > 1 for r in rows)
+    rate_moved = any(r["final_lr"] is not None and not math.isclose(r["final_lr"], r["lr"]) for r in rows)
+    head = ["optimizer", "lr", "seeds", "best val acc" + (" (mean ± std)" if several_seeds else ""),
+            "final val acc", *(["final lr"] if rate_moved else []), "test acc", "test loss",
+            "epochs run", f"epochs to {target}", f"time to {target}", "total time", "diverged"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        n = r["seeds"]
+        partial = f" ({r['reached_target']}/{n})" if 0 < r["reached_target"] < n else ""
+        early = "" if not r["stopped_early"] else " (early stop)" if n == 1 else f" ({r['stopped_early']}/{n} early stop)"
+        best = _pct(r["best_val_acc"])
+        if several_seeds:
+            best += f" ± {100 * (r['best_val_acc_std'] or 0):.2f}"
+        cells = [
+            r["optimizer"], f"{r['lr']:g}", str(n), best, _pct(r["final_val_acc"]),
+            *([f"{r['final_lr']:.3g}"] if rate_moved else []),
+            _pct(r["test_acc"]), "—" if r["test_loss"] is None else f"{r['test_loss']:.4f}",
+            f"{r['epochs_run']:g}{early}",
+            "—" if r["epochs_to_target"] is None else f"{r['epochs_to_target']:g}{partial}",
+            hms(r["seconds_to_target"]) + (partial if r["seconds_to_target"] is not None else ""),
+            hms(r["total_seconds"]),
+            "no" if not r["diverged"] else f"yes ({r['diverged']}/{n})" if n > 1 else "yes",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(root, optimizer_order=None, title: str = "") -> dict:
+    """Write comparison.md, comparison.csv, curves.png and lr_sensitivity.png into ``root``.
+
+    Returns the paths written, and the Markdown table itself under ``'table'``.
+    """
+    from course.sweep.plots import plot_curves, plot_lr_sensitivity
+
+    root = Path(root)
+    runs = load_runs(root)
+    rows = summarize_groups(runs, optimizer_order)
+    table = markdown_table(rows)
+    header = f"# {title or root.name}: optimizer comparison\n\n"
+    atomic_write_text(root / "comparison.md", header + table)
+    atomic_write_csv(root / "comparison.csv", rows, TABLE_COLUMNS + ["reached_target", "target_acc"])
+    paths = {"table_md": root / "comparison.md", "table_csv": root / "comparison.csv",
+             "curves": root / "curves.png", "lr_sensitivity": root / "lr_sensitivity.png",
+             "table": table}
+    plot_curves(runs, rows, paths["curves"], title or root.name)
+    plot_lr_sensitivity(rows, paths["lr_sensitivity"], title or root.name)
+    return paths
