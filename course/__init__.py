@@ -1,8 +1,18 @@
-"""The training engine: config, optimizers, trainer loop, callbacks, schedules, sweeps and reports.
+"""The course: the training engine, the sweeps and tools built on it, and the chapters.
 
-Chapter scripts and command-line tools import this package; it imports ``data`` and ``models``.
+Importing it sets how warnings read for a learner: one plain line each (no source line), and
+none of Paddle's notes that say nothing about the learner's run.
 """
 import warnings
 
 # Paddle warns about a missing ccache on import; it matters only to people compiling C++ extensions.
 warnings.filterwarnings("ignore", message="No ccache found")
+# BatchNorm's note that it tracks global statistics in training mode: what it always does.
+warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
+
+
+def _one_line(message, category, filename, lineno, line=None):
+    return f"warning: {message}\n"
+
+
+warnings.formatwarning = _one_line

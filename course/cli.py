@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from pathlib import Path
 from course.engine.config import RunConfig, flag, setting
 from course.engine.errors import USER_ERRORS, SweepError
 
+# The errors of a file system, not of the code: a path that is a file, read-only, full, not ours.
+FILE_SYSTEM_FAULTS = {errno.ENOTDIR, errno.EISDIR, errno.EROFS, errno.EACCES, errno.EPERM,
+                      errno.ENOSPC, errno.EDQUOT, errno.EEXIST, errno.ENOENT, errno.ENAMETOOLONG}
 RESUME_HINT = "Run the same command again to continue: finished runs are kept."
 # What --dry-run shrinks a run to, wherever the entry point has that flag.
 DRY_RUN = {"epochs": 1, "subset": 512, "val_subset": 512}
@@ -35,6 +39,8 @@ class Launch:
     progress: bool = setting(True, "progress bars (shown only on a terminal)")
     resume: bool = setting(True, "continue unfinished runs from their last epoch (--no-resume: "
                                  "start them over)")
+    overwrite: bool = setting(False, "replace the runs in the sweep's folder that were trained with "
+                                     "other settings (without it such runs stop the sweep)")
     report_only: bool = setting(False, "only (re)write the table and plots from finished runs")
     dry_run: bool = setting(False, "smoke test: the same work, shrunk to seconds (1 epoch on 512 "
                                    "images, output under LOGDIR/dry-run)")
@@ -42,6 +48,18 @@ class Launch:
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """--help shows each flag's default and keeps the description's line breaks."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a mistyped flag reported as one line like every other user error, and no
+    abbreviations: ``--epoch 3`` is a typo to report, not ``--epochs 3`` to guess."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_abbrev=False, **kwargs)
+
+    def error(self, message):
+        """Print ``error: <message>`` (argparse's own words name the flag) and exit with code 2."""
+        self.exit(2, f"error: {message} (see --help)\n")
 
 
 class CommandLine:
@@ -56,7 +74,7 @@ class CommandLine:
     """
 
     def __init__(self, description: str):
-        self.parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
+        self.parser = Parser(description=description, formatter_class=HelpFormatter)
         self.run_fields: list[str] = []
         self.groups: dict = {}
 
@@ -128,9 +146,23 @@ def run_main(main, argv=None, interrupted_hint: str = "") -> int:
     except SweepError as err:   # not the user's mistake, but no traceback helps either
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:
+        if err.errno not in FILE_SYSTEM_FAULTS:
+            raise
+        print(f"error: {file_system_fault(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted. {interrupted_hint}".rstrip(), file=sys.stderr)
         return 130
+
+
+def file_system_fault(err: OSError) -> str:
+    """One line for a file that cannot be written or read: which path, what is wrong, what next."""
+    where = err.filename or "a file"
+    if err.errno == errno.ENOSPC:
+        return (f"{where}: no space left on the device; the runs that finished are intact: free "
+                "some space and run the same command again")
+    return f"{where}: {err.strerror or err}"
 
 
 def csv_list(kind):

@@ -1,8 +1,13 @@
-"""bench/bench_training.py runs end to end on the small fixture and prints its table and ratios.
+"""A smoke test: bench/bench_training.py runs end to end on the small fixture (--quick).
 
-Timings are not asserted (the machine is shared and noisy); the output's shape is.
+It measures nothing worth keeping: 320 images on a shared, noisy machine. What a smoke run can
+show is asserted -- every table row, ratio and target line is printed and saved, every number
+is finite and positive, the table's median lies within its min and max, and each PASS/FAIL
+verdict agrees with the number it judges. Whether a target passes is not asserted (FAIL is
+accepted): that is for a full run on a quiet machine (bench/README.md).
 """
 import json
+import math
 import re
 import subprocess
 import sys
@@ -13,7 +18,17 @@ FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
 NUMBER = r"[0-9]+\.[0-9]+"
 
 
-def test_quick_benchmark_prints_table_ratios_and_targets(tmp_path):
+ROWS = ("Trainer.train_epoch + ArrayLoader", "preloaded tensors (ceiling)",
+        "ours with paddle.nn.Conv2D's forward", "paddle.Model.fit (hapi)", "course per-sample generator")
+RATIOS = ("ours / ceiling", "ours / paddle.nn.Conv2D", "ours / Model.fit", "ours / course generator")
+TARGETS = ("ours / ceiling", "ours / ceiling per CPU second", "cache load", "cache peak memory")
+
+
+def finite_positive(*numbers):
+    return all(math.isfinite(n) and n > 0 for n in numbers)
+
+
+def test_quick_benchmark_prints_every_row_ratio_and_target(tmp_path):
     out_json = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_training.py"), "--quick", "--skip-sweep",
@@ -21,17 +36,30 @@ def test_quick_benchmark_prints_table_ratios_and_targets(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
-    for label in ("Trainer.train_epoch + ArrayLoader", "preloaded tensors (ceiling)",
-                  "ours with paddle.nn.Conv2D's forward", "paddle.Model.fit (hapi)", "course per-sample generator"):
-        assert re.search(rf"^{re.escape(label)}\s+{NUMBER}", out, re.M), f"no table row for {label}:\n{out}"
-    for ratio in ("ours / ceiling", "ours / paddle.nn.Conv2D", "ours / Model.fit", "ours / course generator"):
-        assert re.search(rf"^ratio {re.escape(ratio)}: {NUMBER}", out, re.M), f"no ratio line {ratio}:\n{out}"
-    assert re.search(r"ours / ceiling = [0-9.]+\s+target >= 0\.95\s+(PASS|FAIL)", out)
-    assert re.search(r"cache load = [0-9.]+ s\s+target < 0\.3 s\s+(PASS|FAIL)", out)
-    assert "sweep" not in out.split("targets:")[1]        # --skip-sweep was honoured
+    for label in ROWS:       # median, min, max images/s, images per CPU second
+        row = re.search(rf"^{re.escape(label)}\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})$", out, re.M)
+        assert row, f"no table row for {label}:\n{out}"
+        median, low, high, per_cpu = map(float, row.groups())
+        assert finite_positive(median, low, high, per_cpu) and low <= median <= high, row.group(0)
+    for ratio in RATIOS:
+        line = re.search(rf"^ratio {re.escape(ratio)}: ({NUMBER}) \(per-round median ({NUMBER}), "
+                         rf"per CPU second ({NUMBER})\)", out, re.M)
+        assert line and finite_positive(*map(float, line.groups())), f"no ratio line {ratio}:\n{out}"
+    targets = out.split("\ntargets:\n")[1]
+    for name in TARGETS:
+        line = re.search(rf"^  {re.escape(name)} = ({NUMBER}|[0-9]+)( s| MB)?\s+target (>=|<) ({NUMBER}|[0-9]+)"
+                         rf"( s| MB)?\s+(PASS|FAIL)", targets, re.M)
+        assert line, f"no target line {name}:\n{out}"
+        value, op, threshold, verdict = (float(line[1]), line[3], float(line[4]), line[6])
+        assert finite_positive(value)
+        if value != threshold:                      # printed rounded: equal is undecidable here
+            assert verdict == ("PASS" if (value >= threshold if op == ">=" else value < threshold)
+                               else "FAIL"), line.group(0)
+    assert "sweep" not in targets                         # --skip-sweep was honoured
     saved = json.loads(out_json.read_text())
     assert set(saved["loops"]) == {"ours", "ceiling", "paddle_conv", "hapi", "course"}
-    assert all(v["images_per_s"] and min(v["images_per_s"]) > 0 for v in saved["loops"].values())
+    for loop in saved["loops"].values():
+        assert loop["images_per_s"] and finite_positive(*loop["images_per_s"], *loop["images_per_cpu_s"])
 
 
 def test_bad_dataset_is_a_one_line_error():

@@ -31,6 +31,17 @@ def test_reduce_lr_patience1_cooldown1_min_lr():
     assert trainer.optimizer.get_lr() == pytest.approx(1e-4)
 
 
+def test_reduce_lr_clamps_a_reduction_that_would_pass_min_lr():
+    # factor 0.1, patience 1, min_lr 0.03, start lr 0.1, a flat loss:
+    # e0 best; e1 wait 1 -> max(0.1 * 0.1, 0.03) = 0.03, not 0.01; e2 wait 1, but 0.03 is not
+    # above min_lr -> unchanged
+    trainer = StubTrainer(lr=0.1)
+    cb = ReduceLROnPlateau(factor=0.1, patience=1, min_lr=0.03)
+    out = run_epochs(trainer, [cb], [1.0, 1.0, 1.0])
+    assert out["lrs"] == pytest.approx([0.1, 0.03, 0.03])
+    assert cb.lr_changes == [(1, pytest.approx(0.1), pytest.approx(0.03))]
+
+
 def test_reduce_lr_cooldown2_holds_wait():
     # factor 0.5, patience 1, cooldown 2, a flat loss:
     # e0 best; e1 wait 1 -> 0.04, cooldown 2; e2 cooldown 2->1, still in cooldown: nothing;

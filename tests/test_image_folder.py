@@ -315,7 +315,7 @@ def test_export_digits_tree_loads_as_a_dataset(tmp_path):
     data = ImageFolderDataset(tmp_path / "digits", None, image_size=8)
     assert data.classes == list("0123456789") and len(data) == 30
     again = run_script("--out", tmp_path, "--per-class", 3)
-    assert again.returncode == 2 and again.stderr.startswith("error: ") and "--overwrite" in \
+    assert again.returncode == 2 and again.stderr.startswith("error: ") and "--replace" in \
         again.stderr
 
 

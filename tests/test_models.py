@@ -47,8 +47,12 @@ def test_mnist_nets_shape_count_and_loss_kind(name):
     assert model_input_shape(name) == (1, 28, 28) == model.input_shape
 
 
-def test_lenet_count_is_the_course_number():
-    assert MNIST_COUNTS["lenet"] == 520 + 10_020 + 9_810 == 20_350
+def test_lenet_has_the_course_count_of_20350_parameters():
+    # conv 1->20 5x5, conv 20->20 5x5, fc 20*7*7 -> 10: weights + biases, from the layer shapes
+    model = build_model("lenet")
+    per_layer = {name: count_parameters(getattr(model, name))["total"] for name in ("conv1", "conv2", "fc")}
+    assert per_layer == {"conv1": 1 * 20 * 5 * 5 + 20, "conv2": 20 * 20 * 5 * 5 + 20, "fc": 20 * 7 * 7 * 10 + 10}
+    assert count_parameters(model) == {"total": 20_350, "trainable": 20_350, "non_trainable": 0}
 
 
 def test_vgg16_keras_has_keras_names_and_article_parameter_count():

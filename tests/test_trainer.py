@@ -10,6 +10,8 @@ from course.engine.data import load_dataset
 from course.engine.device import resolve_device
 from course.engine.errors import ConfigError
 from course.engine.experiment import build_training
+from course.engine.schedules import build_schedule
+from course.engine.trainer import Trainer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_small.npz"
 
@@ -110,6 +112,38 @@ def test_resume_from_state_equals_the_uninterrupted_run():
     assert [h["val_loss"] for h in second.history] == [h["val_loss"] for h in full.history]
     for name, value in full.model.state_dict().items():
         np.testing.assert_array_equal(second.model.state_dict()[name].numpy(), value.numpy())
+
+
+class RecordingSGD(paddle.optimizer.SGD):
+    """SGD that records the rate each of its steps uses."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.rates = []
+
+    def step(self):
+        self.rates.append(self.get_lr())
+        super().step()
+
+
+@pytest.mark.parametrize("schedule, args, rate_at", [
+    # per batch: Keras ExponentialDecay, step k (from 0) trains at 0.1 * 0.5 ** (k / 2)
+    ("exponential", {"decay_steps": 2, "decay_rate": 0.5}, lambda k: 0.1 * 0.5 ** (k / 2)),
+    # per epoch: StepDecay, halved after every epoch of 3 steps
+    ("step", {"step_size": 1, "gamma": 0.5}, lambda k: 0.1 * 0.5 ** (k // 3)),
+], ids=["per-batch", "per-epoch"])
+def test_fit_steps_the_schedule_by_its_unit(schedule, args, rate_at):
+    scheduler = build_schedule(schedule, 0.1, steps_per_epoch=3, epochs=3, **args)
+    model = paddle.nn.Linear(4, 2)
+    optimizer = RecordingSGD(learning_rate=scheduler, parameters=model.parameters())
+    rng = np.random.default_rng(0)
+    batches = [(rng.normal(size=(8, 4)).astype("float32"), rng.integers(0, 2, size=(8,)).astype("int64"))
+               for _ in range(3)]
+    trainer = Trainer(model, optimizer, scheduler=scheduler, check_divergence=False, progress=False)
+    history = trainer.fit(batches, batches, epochs=3)
+    expected = [rate_at(k) for k in range(9)]
+    assert optimizer.rates == pytest.approx(expected, rel=1e-6)          # the rate each step used
+    assert [h["lr"] for h in history] == pytest.approx(expected[::3], rel=1e-6)   # each epoch's log
 
 
 def test_gpu_on_a_cpu_build_is_a_clear_error():

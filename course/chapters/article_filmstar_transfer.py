@@ -73,5 +73,5 @@ def main(argv=None) -> int:
     sweep = Sweep(base, arms, seeds=args.seeds, logdir=args.logdir)
     run_and_report(sweep, args, title=f"{sweep.root.name}: frozen VGG16, Adam vs SGD (article 001)",
                    what=f"{args.image_size}x{args.image_size}, batch {args.batch_size}, "
-                        f"{args.epochs} epochs, backbone weights: {weights}")
+                        f"backbone weights: {weights}")
     return 0

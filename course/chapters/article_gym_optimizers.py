@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     sweep = Sweep(base, pick_arms(ARMS, args.optimizers, base), seeds=args.seeds, logdir=args.logdir)
     run_and_report(
         sweep, args, title=f"{sweep.root.name}: five optimizers on DenseNet121 (article 000)",
-        what=f"{args.image_size}x{args.image_size}, batch {args.batch_size}, up to {args.epochs} "
-             f"epochs, augment {args.augment}, weights: {weights}",
+        what=f"{args.image_size}x{args.image_size}, batch {args.batch_size}, augment {args.augment}, "
+             f"weights: {weights}",
         summary=training_times)
     return 0

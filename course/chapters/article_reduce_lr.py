@@ -76,9 +76,8 @@ def main(argv=None) -> int:
     arms = [{"optimizer": "adam", "label": "es"},
             {"optimizer": "adam", "label": "es+plateau", "reduce_lr_on_plateau": args.reduce_lr_on_plateau}]
     sweep = Sweep(base, arms, lrs=[args.lr], seeds=args.seeds, logdir=args.logdir)
-    images = f"{args.subset:,} training images" if args.subset else "all training images"
     run_and_report(sweep, args, title=f"{sweep.root.name}: EarlyStopping vs + ReduceLROnPlateau "
                                       "(article 003)",
-                   what=f"{images}, batch {args.batch_size}, up to {args.epochs} epochs",
+                   what=f"batch {args.batch_size}",
                    summary=stopping_summary)
     return 0

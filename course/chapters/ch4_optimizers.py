@@ -44,6 +44,5 @@ def main(argv=None) -> int:
     # A dry run: 2 optimizers x the middle rate, 1 epoch on 512 images.
     args = cl.parse(argv, dry_run={"optimizers": lambda v: v[:2], "lrs": lambda v: v[1:2] or v})
     sweep = Sweep(cl.config(args), args.optimizers, args.lrs, args.seeds, args.logdir)
-    images = f"{args.subset:,} training images" if args.subset else "all training images"
-    run_and_report(sweep, args, title=sweep.root.name, what=f"{images}, {args.epochs} epochs")
+    run_and_report(sweep, args, title=sweep.root.name)
     return 0

@@ -34,7 +34,7 @@ def sweep_flags(cl, seeds=None, jobs: bool = True) -> None:
     """The flags every sweep chapter has: --seeds, --logdir, --device and how the command runs."""
     cl.settings("where and how", Sweep, "seeds", "logdir", **({"seeds": seeds} if seeds else {}))
     cl.settings("where and how", RunConfig, "device")
-    launch = ("jobs", "report_only", "resume") if jobs else ()
+    launch = ("jobs", "report_only", "resume", "overwrite") if jobs else ()
     cl.settings("where and how", Launch, *launch, "progress", "dry_run")
 
 
@@ -128,19 +128,19 @@ def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None)
     paths plus ``runs``.
     """
     from course.sweep.report import load_runs, write_report
-    from course.sweep.runner import run_sweep
+    from course.sweep.runner import check_existing, run_sweep
 
     cells = sweep.runs()
-    if not args.report_only:
-        prefetch_mnist(sweep.base, args.progress)
-        jobs = min(args.jobs, len(cells))
-        grid = f"{', '.join(sweep.optimizers)} x {len(sweep.lrs)} rate(s) x {len(sweep.seeds)} seed(s)"
-        print(f"{len(cells)} runs ({grid}) of {sweep.base.model} on {sweep.base.dataset}"
-              f"{', ' + what if what else ''}, {jobs} at a time -> {sweep.root}", flush=True)
-        run_sweep(sweep, jobs=jobs, progress=args.progress, resume=args.resume)
-    paths = write_report(sweep.root, sweep.optimizers, title=title)
-    by_name = {run["run"]: run for run in load_runs(sweep.root)}
-    paths["runs"] = [by_name[c.run_name()] for c, _ in cells if c.run_name() in by_name]
+    if args.report_only:
+        check_existing(cells)   # a table of runs trained with other settings would mislead
+    else:
+        run_sweep(sweep, jobs=args.jobs, progress=args.progress, resume=args.resume,
+                  overwrite=args.overwrite, what=what)
+    names = [config.run_name() for config, _ in cells]
+    paths = write_report(sweep.root, sweep.optimizers, title=title, names=names,
+                         target_acc=sweep.base.target_acc)
+    by_name = {run["run"]: run for run in load_runs(sweep.root, names)}
+    paths["runs"] = [by_name[name] for name in names if name in by_name]
     print()
     for line in (summary(paths["runs"]) if summary else []):
         print(line)
@@ -150,22 +150,16 @@ def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None)
     return paths
 
 
-def prefetch_mnist(config, progress: bool = True) -> None:
-    """Load (and if needed fetch) MNIST once here, not in every worker process at the same time."""
-    kind, _, path = config.dataset.partition(":")
-    if kind == "mnist":
-        from data.mnist import load_mnist
-
-        load_mnist(path=path or None, cache_dir=config.data_cache or None, progress=progress)
-
-
 def print_where(table_md, table_csv, plots, vdl_dirs) -> None:
     """The closing lines of every chapter: where the table and plots are, how to open VisualDL."""
     print(f"table:  {table_md}  (CSV: {Path(table_csv).name})")
     if plots:
         print("plots:  " + "  ".join(str(p) for p in plots))
+    # --language en: without it VisualDL 2.5.3 answers HTTP 500 to every browser (and curl)
+    # that asks for neither English nor Chinese -- it sets its language cookie to None, which
+    # every werkzeug version refuses -- so the page would not open in, say, a German browser.
     print(f"VisualDL: {visualdl_command()} --logdir {' '.join(str(d) for d in vdl_dirs)} "
-          "--host 127.0.0.1 --port 8040   then open http://127.0.0.1:8040")
+          "--host 127.0.0.1 --port 8040 --language en   then open http://127.0.0.1:8040")
 
 
 def visualdl_command() -> str:

@@ -73,10 +73,14 @@ class RunConfig:
                                          "chance after its first epoch (>= 100 steps); NaN/Inf "
                                          "always stops it")
     # --- where and how -------------------------------------------------------------------------
-    device: str = setting("auto", "auto (a GPU if Paddle has CUDA and one is present), cpu, gpu or gpu:N")
-    data_cache: str = setting("", "MNIST cache folder ('' = $PADDLE_OPT_LAB_DATA or ~/.cache)")
-    target_acc: float = setting(0.97, "the table's 'epochs/time to reach' validation accuracy, in (0, 1]")
-    num_workers: int = setting(0, "image folders: DataLoader worker processes")
+    # (neutral: where and how a run computes, or how its result is summed up; never what it learns)
+    device: str = setting("auto", "auto (a GPU if Paddle has CUDA and one is present), cpu, gpu or gpu:N",
+                          neutral=True)
+    data_cache: str = setting("", "MNIST cache folder ('' = $PADDLE_OPT_LAB_DATA or ~/.cache)",
+                              neutral=True)
+    target_acc: float = setting(0.97, "the table's 'epochs/time to reach' validation accuracy, in (0, 1]",
+                                neutral=True)
+    num_workers: int = setting(0, "image folders: DataLoader worker processes", neutral=True)
 
     def __post_init__(self):
         check_types(self)
@@ -96,6 +100,17 @@ class RunConfig:
         """The sweep directory's name, '<dataset>-<model>', e.g. 'mnist-lenet'."""
         # 'vision:resnet18' -> 'vision_resnet18': a colon is no good in a Windows path
         return f"{dataset_label(self.dataset)}-{self.model.replace(':', '_')}"
+
+    def changes_from(self, saved: dict) -> list[str]:
+        """The settings that differ from ``saved`` (a run's config.json) and can change what a run
+        learns, as 'epochs 5 -> 10'; settings marked neutral (device, cache, ...) do not count."""
+        changes = []
+        for f in dataclasses.fields(self):
+            new, old = getattr(self, f.name), saved.get(f.name, f.default)
+            if not f.metadata.get("neutral") and new != old:
+                changes.append(f"{f.name} {old!r} -> {new!r}" if isinstance(new, str) else
+                               f"{f.name} {old} -> {new}")
+        return changes
 
     def to_dict(self) -> dict:
         """Every setting, JSON-able: what config.json holds."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from course.engine.errors import ConfigError
 from data.batches import ArrayLoader
 
 FOLDER_IMAGE_SIZE = 64       # an image folder's side in pixels when the config says 0
@@ -26,6 +27,18 @@ class DataBundle:
     input_shape: tuple       # (C, H, W) of one image
     classes: list
 
+    def describe(self) -> str:
+        """'20,000 training, 10,000 validation and 10,000 test images (10 classes)'."""
+        sizes = [f"{_size(self.train):,} training", f"{_size(self.val):,} validation"]
+        if self.test is not None:
+            sizes.append(f"{_size(self.test):,} test")
+        return f"{', '.join(sizes[:-1])} and {sizes[-1]} images ({self.num_classes} classes)"
+
+
+def _size(loader) -> int:
+    # ArrayLoader counts its images; a paddle.io.DataLoader's dataset does.
+    return loader.num_samples if hasattr(loader, "num_samples") else len(loader.dataset)
+
 
 def load_dataset(config, progress: bool = True) -> DataBundle:
     """Load the data a (validated) RunConfig names: 'mnist', 'mnist:PATH' or 'folder:PATH'."""
@@ -39,7 +52,8 @@ def _mnist(config, path, progress: bool) -> DataBundle:
     from data.mnist import load_mnist
 
     splits = load_mnist(path=path, cache_dir=config.data_cache or None, progress=progress)
-    train, val = _first(splits.train, config.subset), _first(splits.val, config.val_subset)
+    train = _first(splits.train, config.subset, "--subset", "training")
+    val = _first(splits.val, config.val_subset, "--val-subset", "validation")
     eval_batch = max(config.batch_size, MNIST_EVAL_BATCH)
     return DataBundle(
         train=ArrayLoader(*train, config.batch_size, shuffle=True, seed=config.seed),
@@ -47,8 +61,11 @@ def _mnist(config, path, progress: bool) -> DataBundle:
         num_classes=10, input_shape=(1, 28, 28), classes=[str(i) for i in range(10)])
 
 
-def _first(split, n: int):
+def _first(split, n: int, flag: str, what: str):
     images, labels = split
+    if n > len(images):
+        raise ConfigError(f"{flag}: {n:,} is more than the {len(images):,} {what} images there are "
+                          "(0 = all of them)")
     return (images[:n], labels[:n]) if n else (images, labels)
 
 

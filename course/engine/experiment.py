@@ -96,13 +96,16 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     writes = placement.writes
     run_dir = Path(run_dir)
     saved = read_json(run_dir / "config.json")
-    if saved is not None and saved != config.to_dict():
-        raise ConfigError(f"{run_dir} holds a run with other settings (see its config.json); "
-                          "use another --logdir or delete that directory")
+    if saved is not None and (changes := config.changes_from(saved)):
+        raise ConfigError(f"{run_dir} holds a run trained with other settings ({', '.join(changes)}); "
+                          "use another --logdir, or delete that directory")
     finished = read_json(run_dir / "result.json")
     if finished is not None:
         return finished
+    # The device and the data first: a mistake there stops the run before it writes anything.
     device = placement.start(config.device)
+    progress = progress and writes
+    data = placement.prepare(load_dataset(config, progress=progress))
     if writes:
         run_dir.mkdir(parents=True, exist_ok=True)
         # A run killed while writing leaves its temporary file (never a torn result file);
@@ -110,9 +113,6 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
         for stale in run_dir.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
         atomic_write_json(run_dir / "config.json", config.to_dict())
-
-    progress = progress and writes
-    data = placement.prepare(load_dataset(config, progress=progress))
     trainer = build_training(config, data.num_classes, data.input_shape, len(data.train),
                              run_dir if writes else None, progress)
     summary = summarize_model(trainer.model, data.input_shape)

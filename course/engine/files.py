@@ -69,10 +69,39 @@ def atomic_paddle_save(obj, path) -> None:
         raise
 
 
+def check_writable(folder, flag: str) -> None:
+    """Raise ConfigError naming ``flag`` unless ``folder`` can be created and written in.
+
+    Probed by making (and removing) a temporary folder in the nearest existing ancestor, so a
+    path under a file, a read-only or foreign file system, or /proc is caught before a run starts,
+    and nothing is left behind.
+    """
+    from course.engine.errors import ConfigError
+
+    folder = Path(folder).expanduser().absolute()
+    ancestor = next(p for p in (folder, *folder.parents) if p.exists())
+    if not ancestor.is_dir():
+        raise ConfigError(f"{flag}: {ancestor} is a file, not a folder (it is in the path {folder})")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".write-test-", dir=ancestor))
+    except OSError as err:
+        raise ConfigError(f"{flag}: cannot create folders in {ancestor} ({err.strerror or err}), so "
+                          f"not {folder}") from None
+
+
 def read_json(path, default=None):
-    """The JSON in ``path``, or ``default`` if the file does not exist."""
+    """The JSON in ``path``, or ``default`` if the file does not exist.
+
+    A file that exists but is not JSON (edited by hand, or written by something else: this
+    project's own writes are atomic) is a one-line ConfigError naming it.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
         return default
+    except (UnicodeError, json.JSONDecodeError) as err:
+        from course.engine.errors import ConfigError
+
+        raise ConfigError(f"{path} is damaged ({err}); delete the run directory that holds it to "
+                          "train that run again") from None

@@ -4,8 +4,10 @@ The registry maps a short, lower-case name to a function that builds the Paddle 
 sweep is a list of names, never an `eval` of a string (PaddleClas `build_optimizer`, as a dict).
 
 Weight decay is the course's L2 regularisation (ch. "正则化"): Paddle adds ``weight_decay * w`` to
-the gradient for every optimizer here except AdamW, whose decay is decoupled from the gradient
-(Loshchilov & Hutter) and whose default is 0.01 in Paddle but 0 here unless asked for.
+the gradient for every optimizer here except two. AdamW's decay is decoupled from the gradient
+(Loshchilov & Hutter: ``w -= lr * weight_decay * w``; Paddle's default 0.01 is 0 here unless asked
+for), and LAMB's goes into the update its trust ratio scales (``lamb_weight_decay``).
+(tests/test_optimizer_rules.py checks every optimizer's step against these rules, by hand in NumPy.)
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ OPTIMIZERS = {
                  "Nesterov accelerated momentum 0.9"),
     "adagrad": (_plain(paddle.optimizer.Adagrad), "per-parameter rate from summed squared gradients"),
     "rmsprop": (_plain(paddle.optimizer.RMSProp, rho=0.9),
-                "AdaGrad with a moving average (rho 0.9, as Keras/PyTorch)"),
+                "AdaGrad with a moving average (rho 0.9, as Keras; PyTorch's alpha is 0.99)"),
     "adam": (_plain(paddle.optimizer.Adam), "momentum + RMSProp with bias correction"),
     "adamw": (_adamw, "Adam with decoupled weight decay"),
     "adadelta": (_plain(paddle.optimizer.Adadelta), "AdaGrad variant with unit-corrected steps"),

@@ -29,7 +29,8 @@ def result_line(result: dict) -> str:
         return f"diverged: {result['diverged_reason']}"
     test = "" if result["test_acc"] is None else f", test acc {result['test_acc']:.4f}"
     return (f"best val acc {result['best_val_acc']:.4f}{test}, "
-            f"{result['epochs_run']} epochs, {hms(result['total_seconds'])}")
+            f"{result['epochs_run']} epoch{'s' if result['epochs_run'] != 1 else ''}, "
+            f"{hms(result['total_seconds'])}")
 
 
 def hparams(config) -> dict:
@@ -44,11 +45,8 @@ def summarize(config, trainer, test_loss, test_acc, test_seconds, device) -> dic
     history = trainer.history
     vals = [h["val_acc"] for h in history if h.get("val_acc") is not None]
     best = max(range(len(vals)), key=vals.__getitem__) if vals else None
-    elapsed, to_target = 0.0, None
-    for h in history:
-        elapsed += h["epoch_seconds"]
-        if to_target is None and h.get("val_acc") is not None and h["val_acc"] >= config.target_acc:
-            to_target = (h["epoch"], elapsed)
+    elapsed = sum(h["epoch_seconds"] for h in history)
+    to_target = time_to_target(history, config.target_acc)
     last = history[-1] if history else {}
     return {
         "run": config.run_name(), "arm": config.arm(), "optimizer": config.optimizer,
@@ -66,6 +64,16 @@ def summarize(config, trainer, test_loss, test_acc, test_seconds, device) -> dic
         "train_seconds": elapsed, "total_seconds": elapsed + test_seconds,
         "device": device, "finished_at": datetime.datetime.now().isoformat(timespec="seconds"),
     }
+
+
+def time_to_target(history: list[dict], target: float):
+    """(epoch, seconds of training) when validation accuracy first reached ``target``, or None."""
+    elapsed = 0.0
+    for h in history:
+        elapsed += h["epoch_seconds"]
+        if h.get("val_acc") is not None and h["val_acc"] >= target:
+            return h["epoch"], elapsed
+    return None
 
 
 def _finite_or_none(value):

@@ -24,6 +24,11 @@ from course.engine.progress import progress_bar
 CHANCE_CHECK_STEPS = 100  # MNIST's default first epoch (20,000 images / 64) has 313 steps
 
 
+def _tensor(batch):
+    """A batch as a paddle Tensor (a DataLoader's already is; copying it again only warns)."""
+    return batch if isinstance(batch, paddle.Tensor) else paddle.to_tensor(batch)
+
+
 class Trainer:
     """Train ``model`` with ``optimizer`` on batches of (images, labels).
 
@@ -98,10 +103,12 @@ class Trainer:
         loss_sum, correct_sum, seen = 0.0, 0, 0
         bar = progress_bar(total=len(batches), desc=f"epoch {epoch + 1}", enabled=self.progress)
         for images, labels in batches:
-            images, labels = paddle.to_tensor(images), paddle.to_tensor(labels)
+            images, labels = _tensor(images), _tensor(labels)
             out = self.model(images)
             loss, correct = self._loss_and_correct(out, labels)
             loss.backward()
+            # The rate this step uses, read before a per-batch schedule moves on to the next one.
+            lr = self.get_lr() if self.callbacks else None
             with unique_name.guard(self.names):
                 self.optimizer.step()
             self.optimizer.clear_grad()
@@ -114,7 +121,7 @@ class Trainer:
             correct_sum += int(correct)
             seen += n
             for cb in self.callbacks:
-                cb.on_batch_end(self, self.global_step, {"loss": value, "lr": self.get_lr()})
+                cb.on_batch_end(self, self.global_step, {"loss": value, "lr": lr})
             bar.update(1, loss=value)
             if not math.isfinite(value) and self.check_divergence:
                 self.diverged = f"loss became {value} in epoch {epoch + 1}"
@@ -129,7 +136,7 @@ class Trainer:
         loss_sum, correct_sum, seen = 0.0, 0, 0
         class_counts = np.zeros(self.num_classes, dtype="int64")
         for images, labels in batches:
-            images, labels = paddle.to_tensor(images), paddle.to_tensor(labels)
+            images, labels = _tensor(images), _tensor(labels)
             loss, correct = self._loss_and_correct(self.model(images), labels)
             n = images.shape[0]
             loss_sum += float(loss) * n

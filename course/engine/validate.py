@@ -7,6 +7,8 @@ Names are canonicalised here too ('Adam' -> 'adam'), so the rest of the engine t
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from course.engine.errors import ConfigError
 from models.errors import ModelError
 
@@ -41,6 +43,10 @@ def validate(config) -> None:
             config.schedule, config.lr, _CHECK_STEPS_PER_EPOCH, config.epochs, **config.schedule_args),
             config.schedule)
     callbacks_from_config(config)
+    if config.reduce_lr_on_plateau and (config.schedule != "constant" or config.schedule_args):
+        raise ConfigError(f"--reduce-lr-on-plateau sets the rate itself, but --schedule {config.schedule} "
+                          "drives it too; use one of them")
+    _check_pretrained(config.pretrained)
 
 
 def _flagged(flag: str, check, value):
@@ -80,3 +86,9 @@ def _check_augment(name: str) -> None:
 
     if name not in AUGMENT_PRESETS:
         raise ConfigError(f"--augment: unknown preset {name!r}; choose one of {', '.join(AUGMENT_PRESETS)}")
+
+
+def _check_pretrained(spec: str) -> None:
+    if spec not in ("", "imagenet") and not Path(spec).expanduser().is_file():
+        raise ConfigError(f"--pretrained: no weights file {spec} (give a .pdparams file, 'imagenet' "
+                          "or '' for random weights)")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from course.engine.files import atomic_write_csv, atomic_write_text, read_json
 from course.engine.progress import hms
+from course.engine.results import time_to_target
 
 TABLE_COLUMNS = ["optimizer", "lr", "seeds", "best_val_acc", "best_val_acc_std", "final_val_acc",
                  "final_lr", "stopped_early", "test_acc",
@@ -18,10 +19,13 @@ TABLE_COLUMNS = ["optimizer", "lr", "seeds", "best_val_acc", "best_val_acc_std",
                  "total_seconds", "diverged"]
 
 
-def load_runs(root) -> list[dict]:
-    """Every finished run under a sweep root: its result plus its epoch history."""
+def load_runs(root, names=None) -> list[dict]:
+    """The finished runs under a sweep root (only those called ``names``, if given): each its
+    result plus its epoch history."""
     runs = []
     for result_file in sorted(Path(root).glob("*/result.json")):
+        if names is not None and result_file.parent.name not in names:
+            continue
         result = read_json(result_file)
         result["history"] = read_json(result_file.parent / "metrics.json", default=[])
         runs.append(result)
@@ -38,10 +42,18 @@ def _std(values):
     return statistics.stdev(values) if len(values) > 1 else 0.0 if values else None
 
 
-def summarize_groups(runs: list[dict], optimizer_order=None) -> list[dict]:
-    """One row per (optimizer, learning rate), averaged over seeds."""
+def summarize_groups(runs: list[dict], optimizer_order=None, target_acc=None) -> list[dict]:
+    """One row per (optimizer, learning rate), averaged over seeds.
+
+    With ``target_acc``, when each run reached it is read again from its history (the target is
+    the report's choice, not the run's: it does not change what a run learns).
+    """
     groups = defaultdict(list)
     for run in runs:
+        if target_acc is not None:
+            reached = time_to_target(run.get("history", []), target_acc)
+            run.update(target_acc=target_acc, epochs_to_target=reached and reached[0],
+                       seconds_to_target=reached and reached[1])
         groups[(run.get("arm", run["optimizer"]), run["lr"])].append(run)
     order = {name: i for i, name in enumerate(optimizer_order or [])}
     rows = []
@@ -105,16 +117,19 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(root, optimizer_order=None, title: str = "") -> dict:
+def write_report(root, optimizer_order=None, title: str = "", names=None, target_acc=None) -> dict:
     """Write comparison.md, comparison.csv, curves.png and lr_sensitivity.png into ``root``.
+
+    ``names``: the runs to report (default: every finished run in ``root``); ``target_acc``: the
+    accuracy the "epochs/time to" columns count to (default: each run's own).
 
     Returns the paths written, and the Markdown table itself under ``'table'``.
     """
     from course.sweep.plots import plot_curves, plot_lr_sensitivity
 
     root = Path(root)
-    runs = load_runs(root)
-    rows = summarize_groups(runs, optimizer_order)
+    runs = load_runs(root, names)
+    rows = summarize_groups(runs, optimizer_order, target_acc)
     table = markdown_table(rows)
     header = f"# {title or root.name}: optimizer comparison\n\n"
     atomic_write_text(root / "comparison.md", header + table)

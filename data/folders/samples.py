@@ -174,7 +174,7 @@ def write_tree(plan, dest, overwrite=False, progress=True):
     """
     dest = Path(dest)
     if dest.exists() and not overwrite:
-        raise DataError(f"{dest} already exists; pass --overwrite to replace it")
+        raise DataError(f"{dest} already exists; pass --replace to replace it")
     total = sum(len(items) for items in plan.values())
     with _replacing(dest) as tmp, \
             tqdm(total=total, desc=f"writing {dest}", unit="img", disable=not progress) as bar:
@@ -206,7 +206,7 @@ def export_source(source, dest, *, from_npz=None, cache_dir=None, layout="single
     """
     dest = Path(dest)
     if dest.exists() and not overwrite and not dry_run:  # fail before loading the source
-        raise DataError(f"{dest} already exists; pass --overwrite to replace it")
+        raise DataError(f"{dest} already exists; pass --replace to replace it")
     arrays = load_source(source, from_npz, cache_dir, progress)
     plan = plan_export(arrays, layout, per_class, val_fraction, test_fraction, seed)
     if not dry_run:

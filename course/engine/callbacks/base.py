@@ -132,7 +132,16 @@ class MonitorCallback(Callback):
         return float(value)
 
     def is_improvement(self, value: float, reference) -> bool:
-        """Whether ``value`` beats ``reference`` by more than ``min_delta`` (None: always)."""
+        """Whether ``value`` beats ``reference`` by more than ``min_delta`` (None: any finite value does).
+
+        A NaN or infinite value is never an improvement, in every monitor callback alike. This is
+        Keras 3's ReduceLROnPlateau and ModelCheckpoint rule (their best starts at +-inf, which NaN
+        never beats); Keras 3's EarlyStopping instead takes a NaN first value as its best, after
+        which nothing can beat it, and so stops a run that recovers. Here a diverging epoch just
+        counts as one more epoch without improvement.
+        """
+        if not math.isfinite(value):
+            return False
         if reference is None:
             return True
         if self.direction == "min":
