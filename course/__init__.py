@@ -3,7 +3,12 @@
 Importing it sets how warnings read for a learner: one plain line each (no source line), and
 none of Paddle's notes that say nothing about the learner's run.
 """
+import os
 import warnings
+
+# Paddle's C++ core logs INFO lines ("New Executor is Running ...") to stderr; set before Paddle is
+# imported, which every entry point does after importing this package.
+os.environ.setdefault("GLOG_minloglevel", "2")
 
 # Paddle warns about a missing ccache on import; it matters only to people compiling C++ extensions.
 warnings.filterwarnings("ignore", message="No ccache found")

@@ -37,6 +37,7 @@ class Launch:
 
     jobs: int = setting(os.cpu_count() or 1, "runs trained at once, each in its own process")
     progress: bool = setting(True, "progress bars (shown only on a terminal)")
+    quiet: bool = setting(False, "print only the final table (no line per epoch, no progress)")
     resume: bool = setting(True, "continue unfinished runs from their last epoch (--no-resume: "
                                  "start them over)")
     overwrite: bool = setting(False, "replace the runs in the sweep's folder that were trained with "

@@ -57,8 +57,24 @@ class MLPSigmoid(MnistNet):
         return self.fc3(x)
 
 
+class MLP500(MnistNet):
+    """784 -> 500 -> 10, one hidden layer (the course's 单层前馈神经网络, 网络结构 chapter).
+
+    ``activation`` is 'sigmoid' or 'relu': the course's README compares the two at lr 0.1.
+    """
+
+    def __init__(self, num_classes=10, activation="sigmoid"):
+        super().__init__()
+        self.fc1 = nn.Linear(_PIXELS, 500)
+        self.fc2 = nn.Linear(500, num_classes)
+        self.activation = getattr(nn.functional, activation)
+
+    def forward(self, x):
+        return self.fc2(self.activation(self.fc1(paddle.flatten(x, start_axis=1))))
+
+
 class MLPRelu(MnistNet):
-    """784 -> 512 -> 256 -> 10 with ReLU hidden layers."""
+    """784 -> 512 -> 256 -> 10 with ReLU hidden layers (the course's 多层前馈神经网络)."""
 
     def __init__(self, num_classes=10):
         super().__init__()
@@ -119,7 +135,7 @@ class LeNet(MnistNet):
         return self.fc(paddle.flatten(x, start_axis=1))
 
 
-def _mnist_builder(cls, takes_classes=True):
+def _mnist_builder(cls, takes_classes=True, **fixed):
     """Wrap a class as a registry builder that rejects non-MNIST arguments."""
 
     def build(num_classes=10, image_size=None):
@@ -129,7 +145,7 @@ def _mnist_builder(cls, takes_classes=True):
             )
         if not takes_classes:
             return cls()
-        return cls(num_classes=num_classes)
+        return cls(num_classes=num_classes, **fixed)
 
     build.__doc__ = cls.__doc__
     return build
@@ -138,6 +154,8 @@ def _mnist_builder(cls, takes_classes=True):
 MNIST_MODELS = {
     "linear": _mnist_builder(LinearRegression, takes_classes=False),
     "mlp_sigmoid": _mnist_builder(MLPSigmoid),
+    "mlp500_sigmoid": _mnist_builder(MLP500, activation="sigmoid"),
+    "mlp500_relu": _mnist_builder(MLP500, activation="relu"),
     "mlp_relu": _mnist_builder(MLPRelu),
     "mlp_keras": _mnist_builder(MLPKeras),
     "lenet": _mnist_builder(LeNet),

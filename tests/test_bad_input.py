@@ -96,6 +96,7 @@ CASES = [
     ("sweep", [*MNIST, "--checkpoint", "path=x-{{epoc"], "--checkpoint"),
     ("sweep", [*MNIST, "--target-acc", "2"], "--target-acc: must be an accuracy in (0, 1], got 2.0"),
     ("sweep", [*MNIST, "--target-acc", "0"], "--target-acc: must be an accuracy in (0, 1]"),
+    ("sweep", [*MNIST, "--log-every-n-steps", "-1"], "--log-every-n-steps: must be >= 0, got -1"),
     ("sweep", [*MNIST, "--no-stop-at-chance", "--stop-at-chance=1"], "ignored explicit argument"),
     # --- the main sweep: where and how -------------------------------------------------------
     ("sweep", [*MNIST, "--device", "tpu"], "--device: unknown device 'tpu'; choose from"),

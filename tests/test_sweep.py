@@ -20,7 +20,8 @@ from course.sweep.runner import run_sweep
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
 SCRIPT = ROOT / "scripts" / "compare_optimizers.py"
-TAGS = {"train/loss", "train/acc", "val/loss", "val/acc", "lr"}
+TAGS = {"loss/train_loss", "loss/val_loss", "metric/train_acc", "metric/val_acc", "optimizer/lr",
+        "train/batch_loss", "train/batch_lr", "trial/best_val_acc", "trial/test_acc", "trial/test_loss"}
 
 
 def small(**changes):
@@ -52,7 +53,7 @@ def test_sweep_writes_runs_visualdl_records_table_and_plots(tmp_path):
         assert TAGS <= set(reader.get_tags()["scalar"])
         assert "hparam" in reader.get_tags()["hyper_parameters"]
         history = json.loads((run_dir / "metrics.json").read_text())
-        val_acc = [round(r.value, 5) for r in reader.get_data("scalar", "val/acc")]
+        val_acc = [round(r.value, 5) for r in reader.get_data("scalar", "metric/val_acc")]
         assert val_acc == [round(h["val_acc"], 5) for h in history]
 
     by_run = {r["run"]: r for r in results}
@@ -194,7 +195,8 @@ def test_schedule_and_its_settings_from_the_command_line(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["schedule"] == "step" and config["schedule_args"] == {"step_size": 1, "gamma": 0.5}
     assert [h["lr"] for h in json.loads((run_dir / "metrics.json").read_text())] == [0.1, 0.05]
-    assert "parameters" in out.stdout and "FLOPs" in out.stdout       # the model summary is printed
+    log = (run_dir / "train.log").read_text()   # --jobs 1 too keeps a run's details in its log
+    assert "parameters" in log and "FLOPs" in log and "epoch 2/2: train loss" in log   # the model summary
 
 
 def test_no_resume_starts_unfinished_runs_over(tmp_path, monkeypatch, capsys):

@@ -31,8 +31,9 @@ from course.sweep.grid import Sweep
 from course.sweep.runner import run_sweep
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mnist_small.npz"
-RUNS = ["sgd-lr0.01-seed0", "adam-lr0.01-seed0"]
-TAGS = ["train/loss", "train/acc", "val/loss", "val/acc"]
+RUNS = ["sgd-lr0.01-seed0", "adam-lr0.01-seed0"]              # the run folders
+NAMES = ["sgd lr=0.01", "adam lr=0.01"]                       # what VisualDL shows for them
+TAGS = ["loss/train_loss", "loss/val_loss", "metric/train_acc", "metric/val_acc"]
 LANG = "de-DE"
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 # --no-sandbox: Chromium will not start as root without it; the others keep it off every
@@ -78,7 +79,7 @@ def visualdl(sweep_root, tmp_path_factory):
     printed = re.search(r"^VisualDL: (.+?)\s+then open (\S+)$", out.getvalue(), re.M)
     assert printed, out.getvalue()
     command = shlex.split(printed[1])
-    assert printed[2] == "http://127.0.0.1:" + command[command.index("--port") + 1]
+    assert printed[2] == "http://127.0.0.1:" + command[command.index("--port") + 1] + "/app/scalar"
     with socket.socket() as s:                     # a free loopback port
         s.bind(("127.0.0.1", 0))
         command[command.index("--port") + 1] = port = str(s.getsockname()[1])
@@ -198,15 +199,16 @@ def test_the_scalars_page_lists_the_runs_and_draws_every_tag(visualdl, browser):
     assert browser.js("navigator.languages") == [LANG]      # the browser really asked in German
     assert browser.js("document.title") == "Scalars - VisualDL"
     text = browser.js("document.body.innerText")
-    assert all(run in text for run in RUNS), text            # the run selector lists both runs
+    assert all(name in text for name in NAMES), text         # the run selector lists both runs
     groups = browser.js("Object.fromEntries([...document.querySelectorAll('h3')].map(h =>"
                         " [h.textContent, h.parentElement.querySelector('.total').textContent]))")
-    assert {"train": "2", "val": "2", "lr": "1"}.items() <= groups.items(), groups
+    assert {"loss": "2", "metric": "2", "optimizer": "1", "train": "2", "trial": "3"}.items() <= \
+        groups.items(), groups
 
-    # Only the first group (best/) opens by itself; a chart's title is drawn on its canvas.
-    browser.js("[...document.querySelectorAll('h3')].filter(h => ['train', 'val'].includes(h.textContent))"
+    # Only the first group (loss/) opens by itself; a chart's title is drawn on its canvas.
+    browser.js("[...document.querySelectorAll('h3')].filter(h => h.textContent === 'metric')"
                ".forEach(h => h.click())")
-    browser.wait_for(f"document.querySelectorAll('canvas').length >= {1 + len(TAGS)}", "the charts")
+    browser.wait_for(f"document.querySelectorAll('canvas').length >= {len(TAGS)}", "the charts")
     browser.wait_for("performance.getEntriesByType('resource').filter(e => e.name.includes('/scalar/list?')"
                      f" && e.responseStatus === 200).length >= {len(RUNS) * len(TAGS)}", "every chart's data")
     loaded = {(parse_qs(urlsplit(url).query)["tag"][0], parse_qs(urlsplit(url).query)["run"][0])
@@ -214,5 +216,5 @@ def test_the_scalars_page_lists_the_runs_and_draws_every_tag(visualdl, browser):
                                             ".map(e => [e.name, e.responseStatus])")
               if "/scalar/list?" in url and status == 200}
     for tag in TAGS:
-        for run in RUNS:
-            assert any(t == tag and run in r for t, r in loaded), (tag, run, sorted(loaded))
+        for name in NAMES:
+            assert any(t == tag and r == name for t, r in loaded), (tag, name, sorted(loaded))

@@ -278,3 +278,29 @@ def test_a_run_trains_its_epochs_on_its_device_and_reports_its_target(tmp_path, 
 
 def test_every_setting_has_a_wiring_test():
     assert sorted(set(FIELDS) - WIRED) == []
+
+
+@wires("log_every_n_steps")
+def test_log_every_n_steps_chooses_the_steps_a_run_keeps_for_visualdl():
+    config = mnist_config(subset=320, val_subset=100, batch_size=32, epochs=2, log_every_n_steps=4)
+    trainer, bundle = training(config), data(config)
+    trainer.fit(bundle.train, bundle.val, config.epochs)     # 10 steps an epoch
+    assert [step for h in trainer.history for step, _, _ in h["steps"]] == [4, 8, 12, 16, 20]
+    off = training(config.replace(log_every_n_steps=0))
+    off.fit(bundle.train, bundle.val, 1)
+    assert off.history[0]["steps"] == []
+
+
+@wires("loss")
+def test_loss_chooses_the_outputs_and_the_loss_the_trainer_uses():
+    auto, mse = training(mnist_config(model="lenet")), training(mnist_config(model="lenet", loss="mse"))
+    assert auto.loss_kind == "ce" and auto.model.fc.weight.shape == [980, 10]
+    assert mse.loss_kind == "mse" and mse.model.fc.weight.shape == [980, 1]    # the digit as a number
+    twice = training(mnist_config(model="lenet", loss="double_softmax"))
+    images = paddle.to_tensor(np.random.default_rng(0).random((4, 1, 28, 28), dtype="float32"))
+    labels = paddle.to_tensor(np.array([1, 2, 3, 4]))
+    logits = twice.model(images)
+    loss, _ = twice._loss_and_correct(logits, labels)
+    expected = paddle.nn.functional.cross_entropy(paddle.nn.functional.softmax(logits), labels.reshape([-1, 1]))
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    assert float(loss) != pytest.approx(float(paddle.nn.functional.cross_entropy(logits, labels.reshape([-1, 1]))))

@@ -38,13 +38,12 @@ import statistics
 import time
 from pathlib import Path
 
-from course.chapters.common import DEMO_DATA, DRY_RUN_IMAGE_SIZE, folder_dataset, print_where
-from course.cli import CommandLine, Launch, csv_list
+from course.chapters.common import DEMO_DATA, DRY_RUN_IMAGE_SIZE, folder_dataset, print_where, run_flags
+from course.cli import CommandLine, csv_list
 from course.engine.config import RunConfig, dataset_label
 from course.engine.errors import ConfigError
 from course.engine.files import atomic_write_csv, atomic_write_text
 from course.engine.progress import hms
-from course.sweep.grid import Sweep
 
 MODELS = "vgg16_keras,vgg16_gap,mobilenet_v2"
 # 文章的设置:Adam(1e-4)、batch 32、validation_split=0.2、seed=123;轮数和尺寸为 CPU 缩小
@@ -70,8 +69,7 @@ def command_line() -> CommandLine:
                        help="batch sizes of the timed forward passes")
     group.add_argument("--repeats", type=int, default=5, help="timed passes per batch size (the median is kept)")
     cl.settings("where and how", RunConfig, "seed", "device")
-    cl.settings("where and how", Sweep, "logdir")
-    cl.settings("where and how", Launch, "progress", "dry_run")
+    run_flags(cl, "progress", "dry_run")
     return cl
 
 

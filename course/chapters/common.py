@@ -35,7 +35,13 @@ def sweep_flags(cl, seeds=None, jobs: bool = True) -> None:
     cl.settings("where and how", Sweep, "seeds", "logdir", **({"seeds": seeds} if seeds else {}))
     cl.settings("where and how", RunConfig, "device")
     launch = ("jobs", "report_only", "resume", "overwrite") if jobs else ()
-    cl.settings("where and how", Launch, *launch, "progress", "dry_run")
+    cl.settings("where and how", Launch, *launch, "progress", "quiet", "dry_run")
+
+
+def run_flags(cl, *launch: str) -> None:
+    """The flags of a chapter that is not a sweep: --logdir and the Launch flags named in ``launch``."""
+    cl.settings("where and how", Sweep, "logdir")
+    cl.settings("where and how", Launch, *launch)
 
 
 def pick_arms(arms: list[dict], wanted: list[str] | None, base) -> list[dict]:
@@ -121,32 +127,42 @@ def resolve_pretrained(model_name: str, spec: str, dry_run: bool = False,
 
 # --- the ending of every sweep chapter ------------------------------------------------------------
 def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None) -> dict:
-    """Run the sweep's unfinished runs, write its table and plots, print where they are.
+    """Run the sweep's unfinished runs (then, with ``sweep.confirm_best``, the confirmation's:
+    ``course.sweep.confirm``), write its table and plots, print where they are.
 
     ``summary(runs)``, if given, returns lines printed above the table; ``runs`` are this
-    sweep's finished runs (result plus ``history``), in grid order. Returns ``write_report``'s
-    paths plus ``runs``.
+    sweep's finished runs (result plus ``history``), in grid order, the confirmation's after them.
+    Returns ``write_report``'s paths plus ``runs`` and ``confirmation``.
     """
+    from course.sweep.confirm import confirm_best
     from course.sweep.report import load_runs, write_report
     from course.sweep.runner import check_existing, run_sweep
 
     cells = sweep.runs()
+    options = dict(jobs=args.jobs, progress=args.progress, resume=args.resume, overwrite=args.overwrite,
+                   quiet=args.quiet)
     if args.report_only:
         check_existing(cells)   # a table of runs trained with other settings would mislead
     else:
-        run_sweep(sweep, jobs=args.jobs, progress=args.progress, resume=args.resume,
-                  overwrite=args.overwrite, what=what)
+        run_sweep(sweep, what=what, **options)
     names = [config.run_name() for config, _ in cells]
+    confirmation = confirm_best(sweep, train=not args.report_only, **options) if sweep.confirm_best else {}
+    names += confirmation.get("names", [])
     paths = write_report(sweep.root, sweep.optimizers, title=title, names=names,
-                         target_acc=sweep.base.target_acc)
+                         target_acc=sweep.base.target_acc, sections=confirmation.get("markdown", ""))
     by_name = {run["run"]: run for run in load_runs(sweep.root, names)}
     paths["runs"] = [by_name[name] for name in names if name in by_name]
-    print()
-    for line in (summary(paths["runs"]) if summary else []):
-        print(line)
+    paths["confirmation"] = confirmation
+    if not args.quiet:   # --quiet: the table, nothing else
+        print()
+        for line in (summary(paths["runs"]) if summary else []):
+            print(line)
     print(paths["table"])
-    print_where(paths["table_md"], paths["table_csv"], [paths["curves"], paths["lr_sensitivity"]],
-                [sweep.root])
+    if confirmation:
+        print(confirmation["markdown"])
+    if not args.quiet:
+        print_where(paths["table_md"], paths["table_csv"],
+                    [paths["curves"], paths["lr_sensitivity"], paths["heatmap"]], [sweep.root])
     return paths
 
 
@@ -158,8 +174,13 @@ def print_where(table_md, table_csv, plots, vdl_dirs) -> None:
     # --language en: without it VisualDL 2.5.3 answers HTTP 500 to every browser (and curl)
     # that asks for neither English nor Chinese -- it sets its language cookie to None, which
     # every werkzeug version refuses -- so the page would not open in, say, a German browser.
+    # The sweep's own folder, not the whole --logdir: runs are shown by their short names
+    # ('adam lr=0.01', unique within a sweep), and VisualDL lists two runs of one name as one.
+    # The Scalars page's own address: VisualDL's front page goes to the first page its data
+    # has answered for at that moment, and while a sweep's records load that is mostly the
+    # HParams or the empty Graphs page (11 of 12 starts on a 15-run sweep).
     print(f"VisualDL: {visualdl_command()} --logdir {' '.join(str(d) for d in vdl_dirs)} "
-          "--host 127.0.0.1 --port 8040 --language en   then open http://127.0.0.1:8040")
+          "--host 127.0.0.1 --port 8040 --language en   then open http://127.0.0.1:8040/app/scalar")
 
 
 def visualdl_command() -> str:

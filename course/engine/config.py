@@ -54,6 +54,10 @@ class RunConfig:
     label: str = setting("", "names a variant when runs differ in more than optimizer, rate and "
                              "seed (e.g. 'plateau'); joins the run name")
     lr: float = setting(0.01, "initial learning rate, > 0")
+    loss: str = setting("auto", "auto (the model's own: cross-entropy; MSE for linear), ce, mse (the "
+                                "digit as a number: one output, accuracy = rounded output) or "
+                                "double_softmax (the course's nets end in a softmax that "
+                                "cross_entropy applies again)")
     weight_decay: float = setting(0.0, "L2 regularisation coefficient (the course's 正则化; "
                                        "decoupled for adamw), 0 = off")
     schedule: str = setting("constant", "learning-rate schedule: constant, exponential, polynomial, "
@@ -81,6 +85,9 @@ class RunConfig:
     target_acc: float = setting(0.97, "the table's 'epochs/time to reach' validation accuracy, in (0, 1]",
                                 neutral=True)
     num_workers: int = setting(0, "image folders: DataLoader worker processes", neutral=True)
+    # 5: the default sweep's 313 steps an epoch x 5 epochs give 313 points per curve
+    log_every_n_steps: int = setting(5, "log the training loss and rate to VisualDL every N optimizer "
+                                        "steps (train/batch_loss, train/batch_lr; 0 = off)", neutral=True)
 
     def __post_init__(self):
         check_types(self)
@@ -95,6 +102,10 @@ class RunConfig:
     def run_name(self) -> str:
         """The run directory's name, made of what varies in a sweep: 'sgd-lr0.01-seed0'."""
         return f"{self.arm()}-lr{self.lr:g}-seed{self.seed}"
+
+    def display_name(self) -> str:
+        """The run as a person reads it, 'adam lr=0.01' (the caller adds 'seed=N' when seeds vary)."""
+        return f"{self.arm()} lr={self.lr:g}"
 
     def group_name(self) -> str:
         """The sweep directory's name, '<dataset>-<model>', e.g. 'mnist-lenet'."""

@@ -22,7 +22,7 @@ from course.engine.errors import ConfigError
 from course.engine.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
 from course.engine.results import METRIC_COLUMNS, epoch_line, hparams, summarize
 from course.engine.trainer import Trainer
-from course.engine.vdl import VisualDLLogger
+from course.engine.vdl import VisualDLLogger, run_display_name
 from models.summary import format_summary
 from models.summary import summarize as summarize_model
 
@@ -33,20 +33,13 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
     from course.engine.callbacks.flags import callbacks_from_config
     from course.engine.optimizers import build_optimizer
     from course.engine.schedules import build_schedule
-    from models import build_model, model_kind
 
     paddle.seed(config.seed)
     # Fresh parameter names (linear_0.w_0, ...) for every build: optimizer state is keyed by
     # them, so a checkpoint loads into a model rebuilt in this process or in a new one.
     names = unique_name.UniqueNameGenerator()
     with unique_name.guard(names):
-        options = {}
-        if model_kind(config.model) == "image":   # image models take their input size
-            options["image_size"] = input_shape[-1]
-            if config.freeze_backbone:
-                options["freeze_backbone"] = True
-        model = build_model(config.model, num_classes=num_classes,
-                            pretrained=config.pretrained or None, **options)
+        model = build_run_model(config, num_classes, input_shape)
         scheduler = None
         if config.schedule != "constant" or config.schedule_args:
             scheduler = build_schedule(config.schedule, config.lr, steps_per_epoch, config.epochs,
@@ -54,10 +47,32 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
         optimizer = build_optimizer(config.optimizer, scheduler or config.lr, model.parameters(),
                                     config.weight_decay)
         callbacks = callbacks_from_config(config)
-    return Trainer(model, optimizer, loss_kind=getattr(model, "loss_kind", "ce"), scheduler=scheduler,
+    return Trainer(model, optimizer, loss_kind=model.loss_kind, scheduler=scheduler,
                    callbacks=callbacks, num_classes=num_classes, progress=progress,
                    run_dir=run_dir, seed=config.seed, names=names,
-                   stop_at_chance=config.stop_at_chance)
+                   stop_at_chance=config.stop_at_chance, log_every_n_steps=config.log_every_n_steps)
+
+
+def build_run_model(config: RunConfig, num_classes: int, input_shape, pretrained: bool = True):
+    """The network ``config`` names, shaped for its data and its loss.
+
+    Image models are built for the input size; with ``loss='mse'`` the network has one output
+    (the digit as a number), and the model's ``loss_kind`` says which loss trains it (what the
+    trainer and an export read). ``pretrained=False`` skips loading weights (a run's own replace them).
+    """
+    from models import build_model, model_kind
+
+    options = {}
+    if model_kind(config.model) == "image":   # image models take their input size
+        options["image_size"] = input_shape[-1]
+        if config.freeze_backbone:
+            options["freeze_backbone"] = True
+    outputs = 1 if config.loss == "mse" else num_classes
+    model = build_model(config.model, num_classes=outputs,
+                        pretrained=(config.pretrained or None) if pretrained else None, **options)
+    if config.loss != "auto":
+        model.loss_kind = config.loss
+    return model
 
 
 class SingleProcess:
@@ -86,13 +101,23 @@ class SingleProcess:
 
 
 def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visualdl: bool = True,
-                   placement=None) -> dict:
+                   placement=None, report=None) -> dict:
     """Train and evaluate ``config`` in ``run_dir``; return (and save) the run's result.
 
     A finished run (``result.json`` present) is not trained again; an unfinished one continues
     from ``last.pdckpt``. A run directory holding other settings is an error.
+
+    The details (model summary, a full line per epoch) are printed; ``report``, if given, is
+    called besides with a small plain dict at each step a sweep's console shows, in order:
+    ``{"event": "start", "run", "epoch" (epochs already done), "epochs"}``, then per epoch
+    ``{"event": "epoch", "run", "epochs", "logs"}`` (the epoch's logs, as in metrics.json),
+    ``{"event": "stopped", ...}`` (early, by a callback) or ``{"event": "diverged", ..., "reason"}``
+    after the epoch that ended the run, and ``{"event": "done", "run", "result"}``. Plain dicts
+    pickle, so a worker process can send them on (``course.sweep.workers``).
     """
     placement = placement or SingleProcess()
+    report = report or (lambda event: None)
+    run = {"run": config.run_name(), "epochs": config.epochs}
     writes = placement.writes
     run_dir = Path(run_dir)
     saved = read_json(run_dir / "config.json")
@@ -101,6 +126,7 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
                           "use another --logdir, or delete that directory")
     finished = read_json(run_dir / "result.json")
     if finished is not None:
+        report({"event": "done", "run": run["run"], "result": finished})
         return finished
     # The device and the data first: a mistake there stops the run before it writes anything.
     device = placement.start(config.device)
@@ -122,8 +148,10 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     resume_file = run_dir / RESUME_FILE
     if resume_file.exists():
         load_resume(resume_file, trainer, data.train)
+    report({"event": "start", **run, "epoch": len(trainer.history)})
 
-    logger = VisualDLLogger(run_dir / "vdl" if log_visualdl and writes else None)
+    logger = VisualDLLogger(run_dir / "vdl" if log_visualdl and writes else None,
+                            display_name=run_display_name(config, run_dir))
     logger.replay(trainer.history)   # a resumed run's records are rewritten whole, never appended
     trainer.logger = logger
 
@@ -134,6 +162,12 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
         atomic_write_json(run_dir / "metrics.json", tr.history)
         atomic_write_csv(run_dir / "metrics.csv", tr.history, METRIC_COLUMNS)
         save_resume(resume_file, tr, data.train)
+        # Reported once saved: an epoch the console shows is one a restarted sweep keeps.
+        report({"event": "epoch", **run, "logs": dict(tr.history[-1])})
+        if tr.diverged:
+            report({"event": "diverged", **run, "epoch": len(tr.history), "reason": tr.diverged})
+        elif tr.stop_training and len(tr.history) < config.epochs:
+            report({"event": "stopped", **run, "epoch": len(tr.history), **_stopped_by(tr)})
 
     try:
         trainer.fit(data.train, data.val, config.epochs, on_epoch_saved=save_epoch)
@@ -147,11 +181,20 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
             # scripts/export_model.py exports. (DataParallel keeps the network in _layers.)
             net = getattr(trainer.model, "_layers", trainer.model)
             atomic_paddle_save(net.state_dict(), run_dir / "model.pdparams")
-        # Own tags for the HParams view: a point at step 0 on val/acc would bend every curve.
-        logger.hparams(hparams(config), {"best/val_acc": result["best_val_acc"],
-                                         "test/acc": test_acc, "test/loss": test_loss})
+        # For the HParams view, under tags of their own (trial/...) that sort after the curves.
+        logger.hparams(hparams(config), {"best_val_acc": result["best_val_acc"],
+                                         "test_acc": test_acc, "test_loss": test_loss})
     finally:
         logger.close()
     if writes:
         atomic_write_json(run_dir / "result.json", result)
+        report({"event": "done", "run": run["run"], "result": result})
     return result
+
+
+def _stopped_by(trainer: Trainer) -> dict:
+    """What the callback that stopped the run watched, and its best epoch (EarlyStopping's)."""
+    for cb in trainer.callbacks:
+        if getattr(cb, "stopped_epoch", 0) and hasattr(cb, "monitor"):
+            return {"monitor": cb.monitor, "best_epoch": cb.best_epoch + 1}
+    return {}

@@ -2,7 +2,9 @@
 the one-line summary of that result, and its hyperparameters for VisualDL's HParams view.
 
 Every printout of a run goes through here, so a run is named and described the same way by a
-single run, a sweep in one process, a sweep's worker processes and the chapters.
+single run, a sweep in one process, a sweep's worker processes and the chapters. A run's
+``train.log`` gets the full ``epoch_line``; a sweep's console gets ``event_line``, one short line
+per event ``course.engine.experiment.run_experiment`` reports, and ``status_line`` for the sweep.
 """
 from __future__ import annotations
 
@@ -28,9 +30,57 @@ def result_line(result: dict) -> str:
     if result["diverged"]:
         return f"diverged: {result['diverged_reason']}"
     test = "" if result["test_acc"] is None else f", test acc {result['test_acc']:.4f}"
-    return (f"best val acc {result['best_val_acc']:.4f}{test}, "
-            f"{result['epochs_run']} epoch{'s' if result['epochs_run'] != 1 else ''}, "
+    return f"best val acc {result['best_val_acc']:.4f}{test}, {_length(result)}"
+
+
+def event_line(event: dict, label: str) -> str:
+    """A sweep console's line for one event of the run ``label`` names ('adam lr=0.01').
+
+    The events are the plain dicts ``run_experiment`` reports (``event``: start, epoch, stopped,
+    diverged, done) and the sweep's own 'failed' (a run whose worker process died), e.g.
+    '[adam lr=0.01] epoch 2/5  loss 0.081  val 97.9%  12.4s'.
+    """
+    kind = event["event"]
+    if kind == "start":
+        text = "training" + (f" from epoch {event['epoch'] + 1}/{event['epochs']}" if event["epoch"] else "")
+    elif kind == "epoch":
+        logs = event["logs"]
+        val = "" if logs.get("val_acc") is None else f"  val {100 * logs['val_acc']:.1f}%"
+        text = (f"epoch {logs['epoch']}/{event['epochs']}  loss {_short(logs['train_loss'])}{val}  "
+                f"{hms(logs['epoch_seconds'])}")
+    elif kind == "stopped":
+        best = f": {event['monitor']} best in epoch {event['best_epoch']}" if event.get("monitor") else ""
+        text = f"stopped early after epoch {event['epoch']}/{event['epochs']}{best}"
+    elif kind == "diverged":
+        text = f"diverged: {event['reason']}"
+    elif kind == "done":   # a diverged run's reason is on its 'diverged' line already
+        result = event["result"]
+        text = f"finished: diverged, {_length(result)}" if result["diverged"] else result_line(result)
+    elif kind == "failed":
+        text = f"FAILED: {event['message']}"
+    else:
+        raise ValueError(f"unknown run event {kind!r}")
+    return f"[{label}] {text}"
+
+
+def status_line(status: dict) -> str:
+    """Where a sweep is, from ``course.engine.progress.SweepProgress.status()``: 'sweep: 3/15 runs,
+    17/75 epochs, 2m 10s elapsed, about 6m 40s left' (at the end 'sweep: 15 runs, 75 epochs in 9m 12s')."""
+    if status["runs_done"] == status["runs"]:
+        return f"sweep: {status['runs']} runs, {status['epochs_done']} epochs in {hms(status['elapsed'])}"
+    left = ("time left: known after the first epoch" if status["eta"] is None
+            else f"about {hms(status['eta'])} left")
+    return (f"sweep: {status['runs_done']}/{status['runs']} runs, {status['epochs_done']}/"
+            f"{status['epochs']} epochs, {hms(status['elapsed'])} elapsed, {left}")
+
+
+def _length(result: dict) -> str:
+    return (f"{result['epochs_run']} epoch{'s' if result['epochs_run'] != 1 else ''}, "
             f"{hms(result['total_seconds'])}")
+
+
+def _short(value: float) -> str:
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.3g}"   # nan and inf too
 
 
 def hparams(config) -> dict:

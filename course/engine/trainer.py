@@ -5,7 +5,10 @@ epochs, logs per-epoch train/validation loss and accuracy (the keys below are wh
 metrics files and VisualDL see), stops a diverging run, and can hand its full state to a
 checkpoint so an interrupted run continues exactly where it stopped.
 
-Epoch log keys: ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``, ``epoch_seconds``.
+Epoch log keys: ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``, ``epoch_seconds``,
+and ``steps``: the epoch's per-step points ``(global step, loss, lr)``, one every
+``log_every_n_steps`` steps (and the step a NaN/Inf loss stopped the run), which VisualDL
+draws at step resolution. Kept in the history, so a resumed run rewrites its records exactly.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from course.engine.errors import ConfigError
 from course.engine.progress import progress_bar
 
 
+LOSS_KINDS = ("ce", "mse", "double_softmax")
 CHANCE_CHECK_STEPS = 100  # MNIST's default first epoch (20,000 images / 64) has 313 steps
 
 
@@ -35,8 +39,9 @@ class Trainer:
     Args:
         model: a ``paddle.nn.Layer`` returning logits (or one value for ``loss_kind='mse'``).
         optimizer: a ``paddle.optimizer.Optimizer`` over the model's trainable parameters.
-        loss_kind: 'ce' (cross-entropy on logits) or 'mse' (the course's linear regression:
-            the single output regresses the digit's value, accuracy = rounded output == label).
+        loss_kind: 'ce' (cross-entropy on logits), 'mse' (the course's linear regression:
+            the single output regresses the digit's value, accuracy = rounded output == label) or
+            'double_softmax' (the course's way: softmax on the logits, then cross_entropy's own).
         scheduler: optional ``LRScheduler`` with ``step_unit`` 'batch' or 'epoch'.
         callbacks: objects with the hooks of ``course.engine.callbacks.base.Callback``.
         logger: a ``course.engine.vdl.VisualDLLogger`` (or None).
@@ -53,13 +58,15 @@ class Trainer:
             steps run under it too, so the optimizer's state (named at its first step, e.g.
             ``linear_0.w_0_moment1_0``) gets the same names in every process and a saved state
             loads back.
+        log_every_n_steps: keep the loss and rate of every N-th step in the epoch's ``steps``
+            and hand them to ``logger`` (0 = none).
     """
 
     def __init__(self, model, optimizer, loss_kind="ce", scheduler=None, callbacks=(), logger=None,
                  num_classes=10, check_divergence=True, progress=True, run_dir=None, seed=None,
-                 names=None, stop_at_chance=True):
-        if loss_kind not in ("ce", "mse"):
-            raise ConfigError(f"loss_kind must be 'ce' or 'mse', got {loss_kind!r}")
+                 names=None, stop_at_chance=True, log_every_n_steps=0):
+        if loss_kind not in LOSS_KINDS:
+            raise ConfigError(f"loss_kind must be one of {', '.join(LOSS_KINDS)}, got {loss_kind!r}")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loss_kind, self.num_classes = loss_kind, num_classes
         self.callbacks, self.logger = list(callbacks), logger
@@ -73,6 +80,8 @@ class Trainer:
         self.stop_at_chance = stop_at_chance
         self.seed = seed
         self.names = names if names is not None else unique_name.UniqueNameGenerator()
+        self.log_every_n_steps = log_every_n_steps
+        self._epoch_points: list[tuple] = []
 
     # --- learning rate, for callbacks ------------------------------------------------------------
     def get_lr(self) -> float:
@@ -93,6 +102,9 @@ class Trainer:
             loss = F.mse_loss(out, target)
             correct = (paddle.round(out).astype("int64").reshape([-1]) == labels.reshape([-1]))
         else:
+            if self.loss_kind == "double_softmax":
+                # The course's nets end in a softmax, and cross_entropy applies its own on top.
+                out = F.softmax(out)
             loss = F.cross_entropy(out, labels.reshape([-1, 1]))
             correct = out.argmax(axis=1) == labels.reshape([-1])
         return loss, correct.astype("int64").sum()
@@ -102,13 +114,14 @@ class Trainer:
         self.model.train()
         loss_sum, correct_sum, seen = 0.0, 0, 0
         bar = progress_bar(total=len(batches), desc=f"epoch {epoch + 1}", enabled=self.progress)
+        every, self._epoch_points = self.log_every_n_steps, []
         for images, labels in batches:
             images, labels = _tensor(images), _tensor(labels)
             out = self.model(images)
             loss, correct = self._loss_and_correct(out, labels)
             loss.backward()
             # The rate this step uses, read before a per-batch schedule moves on to the next one.
-            lr = self.get_lr() if self.callbacks else None
+            lr = self.get_lr()
             with unique_name.guard(self.names):
                 self.optimizer.step()
             self.optimizer.clear_grad()
@@ -123,11 +136,20 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_batch_end(self, self.global_step, {"loss": value, "lr": lr})
             bar.update(1, loss=value)
-            if not math.isfinite(value) and self.check_divergence:
+            stop = not math.isfinite(value) and self.check_divergence
+            if stop or (every > 0 and self.global_step % every == 0):
+                self._log_step(value, lr)
+            if stop:
                 self.diverged = f"loss became {value} in epoch {epoch + 1}"
                 break
         bar.close()
         return loss_sum / max(seen, 1), correct_sum / max(seen, 1)
+
+    def _log_step(self, loss: float, lr: float) -> None:
+        """Keep this step's point for the epoch's ``steps`` and log it now (the curve grows live)."""
+        self._epoch_points.append((self.global_step, loss, lr))
+        if self.logger is not None:
+            self.logger.step(self.global_step, loss, lr)
 
     @paddle.no_grad()
     def evaluate(self, batches) -> tuple[float, float]:
@@ -177,7 +199,7 @@ class Trainer:
             val_loss, val_acc = self.evaluate(val_batches) if val_batches is not None else (None, None)
             logs = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                     "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
-                    "epoch_seconds": time.perf_counter() - start}
+                    "epoch_seconds": time.perf_counter() - start, "steps": self._epoch_points}
             self._check_divergence(epoch, logs)
             self.history.append(logs)
             if self.logger is not None:
@@ -199,7 +221,7 @@ class Trainer:
         if bad:
             self.diverged = f"{bad[0]} is {logs[bad[0]]} after epoch {epoch + 1}"
         elif (self.stop_at_chance and self._first_judged_epoch(epoch) and logs["val_acc"] is not None
-              and self.loss_kind == "ce"):
+              and self.loss_kind != "mse"):
             # "At chance" = no better than always answering the most common validation class
             # (1/classes on balanced data), with a little slack for sampling noise.
             chance = max(self.majority_acc, 1.0 / self.num_classes)

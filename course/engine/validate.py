@@ -13,6 +13,7 @@ from course.engine.errors import ConfigError
 from models.errors import ModelError
 
 DATASET_KINDS = ("mnist", "folder")
+LOSSES = ("auto", "ce", "mse", "double_softmax")
 # A schedule is checked with this many steps per epoch: its real length is known only once the
 # data is loaded, and a short guess would reject a warm-up that a real epoch has room for.
 _CHECK_STEPS_PER_EPOCH = 10 ** 6
@@ -27,7 +28,8 @@ def validate(config) -> None:
 
     config.optimizer = _flagged("--optimizer", canonical_optimizer, config.optimizer)
     _at_least("--lr", config.lr, 0, strict=True)
-    for name in ("weight_decay", "subset", "val_subset", "image_size", "num_workers"):
+    for name in ("weight_decay", "subset", "val_subset", "image_size", "num_workers",
+                 "log_every_n_steps"):
         _at_least("--" + name.replace("_", "-"), getattr(config, name), 0)
     for name in ("epochs", "batch_size"):
         _at_least("--" + name.replace("_", "-"), getattr(config, name), 1)
@@ -36,6 +38,11 @@ def validate(config) -> None:
     if not 0 < config.target_acc <= 1:
         raise ConfigError(f"--target-acc: must be an accuracy in (0, 1], got {config.target_acc}")
     _check_dataset_and_model(config)
+    if config.loss not in LOSSES:
+        raise ConfigError(f"--loss: unknown loss {config.loss!r}; choose one of {', '.join(LOSSES)}")
+    if config.model == "linear" and config.loss in ("ce", "double_softmax"):
+        raise ConfigError(f"--loss: {config.loss} needs one output per class; 'linear' has one output "
+                          "in all (use --loss auto or mse)")
     _check_augment(config.augment)
     _flagged("--device", check_device_name, config.device)
     if config.schedule != "constant" or config.schedule_args:

@@ -1,23 +1,66 @@
 """All VisualDL writing goes through here, and does nothing when logging is off.
 
-Every run writes the same tags (``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``lr``)
-so VisualDL overlays the runs of a sweep on one chart per tag; ``add_hparams`` lets VisualDL's
-HParams view rank the runs (PaddleClas ``ppcls/utils/logger.py`` ``scaler`` does the same job).
+Every run writes the same tags, so VisualDL overlays the runs of a sweep on one chart per tag
+(PaddleClas ``ppcls/utils/logger.py`` ``scaler`` does the same job). The names are chosen for the
+page a learner opens. VisualDL 2.5.3's Scalars page groups the charts by the text before the first
+'/', sorts the groups by that text (ignoring case), opens only the first group, and inside a group
+keeps the order in which the tags were first written (its frontend's ``ChartPage`` and
+``useTagFilter``). So the groups, in the order the page shows them:
+
+- ``loss``: ``loss/train_loss`` beside ``loss/val_loss``, per epoch -- the group that opens first;
+- ``metric``: ``metric/train_acc`` beside ``metric/val_acc``, per epoch;
+- ``optimizer``: ``optimizer/lr``, the rate each epoch trained with;
+- ``train``: ``train/batch_loss`` and ``train/batch_lr``, every ``log_every_n_steps``-th optimizer
+  step, at the global step: every run of a sweep at step resolution;
+- ``trial``: ``trial/best_val_acc``, ``trial/test_acc``, ``trial/test_loss``, one number per run
+  for the HParams view. VisualDL finds a hyperparameter metric only as a scalar tag of the same
+  run (``visualdl/server/lib.py`` ``get_hparam_metric``), so these are scalars too; 'trial' (the
+  HParams view's word for a run) sorts last, so their one-point charts stay out of the way.
+
+The epoch tags' leaves are the epoch-log keys (``metrics.csv``'s columns). Each run is shown under
+a short name, ``run_display_name``: 'adam lr=0.01' instead of its path.
 """
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-# epoch-log key -> VisualDL tag
-EPOCH_TAGS = {"train_loss": "train/loss", "train_acc": "train/acc",
-              "val_loss": "val/loss", "val_acc": "val/acc", "lr": "lr"}
+from course.engine.files import read_json
+
+# epoch-log key -> VisualDL tag (in this order: train before validation inside each group)
+EPOCH_TAGS = {"train_loss": "loss/train_loss", "val_loss": "loss/val_loss",
+              "train_acc": "metric/train_acc", "val_acc": "metric/val_acc", "lr": "optimizer/lr"}
+STEP_TAGS = ("train/batch_loss", "train/batch_lr")           # a step's (loss, rate)
+# result key -> VisualDL tag, for the HParams view
+SUMMARY_TAGS = {"best_val_acc": "trial/best_val_acc", "test_acc": "trial/test_acc",
+                "test_loss": "trial/test_loss"}
+
+
+def run_display_name(config, run_dir) -> str:
+    """The name VisualDL shows for a run: what varies first, 'adam lr=0.01'.
+
+    In a sweep's folder (a ``sweep.json`` beside the run) ' seed=N' is added when the sweep has
+    several seeds, or the folder holds the same cell with another seed (a confirmation's): two
+    runs with one name would be merged into one by VisualDL. A run of its own (an article's model,
+    a data-parallel launch) is opened beside runs of other models, so its name starts with its model.
+    """
+    run_dir = Path(run_dir)
+    sweep = read_json(run_dir.parent / "sweep.json")
+    if sweep is None:
+        return f"{config.model} {config.display_name()}"
+    cell = config.run_name()[:-len(str(config.seed))]              # 'adam-lr0.01-seed'
+    seeds = {str(config.seed), *map(str, sweep.get("seeds", [])),
+             *map(str, sweep.get("confirmation", {}).get("seeds", [])),
+             *(p.name[len(cell):] for p in run_dir.parent.iterdir()
+               if p.is_dir() and p.name.startswith(cell) and p.name[len(cell):].isdigit())}
+    return config.display_name() + (f" seed={config.seed}" if len(seeds) > 1 else "")
 
 
 class VisualDLLogger:
-    """Writes a run's scalars to ``logdir``; with ``logdir=None`` every call is a no-op."""
+    """Writes a run's scalars to ``logdir`` under ``display_name``; with ``logdir=None`` every call
+    is a no-op."""
 
-    def __init__(self, logdir=None, fresh: bool = True):
+    def __init__(self, logdir=None, fresh: bool = True, display_name: str = ""):
         self.writer = None
         if logdir is None:
             return
@@ -29,12 +72,17 @@ class VisualDLLogger:
             # record file that may hold epochs the checkpoint does not.
             shutil.rmtree(logdir)
         logdir.mkdir(parents=True, exist_ok=True)
-        self.writer = LogWriter(logdir=str(logdir))
+        self.writer = LogWriter(logdir=str(logdir), display_name=display_name)
 
     def scalar(self, tag: str, value, step: int) -> None:
         """Log one scalar (None values are skipped)."""
         if self.writer is not None and value is not None:
             self.writer.add_scalar(tag=tag, value=float(value), step=int(step))
+
+    def step(self, step: int, loss: float, lr: float) -> None:
+        """Log one optimizer step's loss and rate at its global step (counted from 1)."""
+        for tag, value in zip(STEP_TAGS, (loss, lr)):
+            self.scalar(tag, value, step)
 
     def epoch(self, epoch: int, logs: dict) -> None:
         """Log one epoch's metrics; step = epoch number counted from 1."""
@@ -43,15 +91,19 @@ class VisualDLLogger:
                 self.scalar(tag, logs[key], epoch + 1)
 
     def replay(self, history: list[dict]) -> None:
-        """Log every epoch of ``history`` again (a resumed run rewrites its records whole)."""
+        """Log every epoch of ``history`` again, its steps first, in the order the run logged
+        them (a resumed run rewrites its records whole)."""
         for epoch, logs in enumerate(history):
+            for point in logs.get("steps", ()):
+                self.step(*point)
             self.epoch(epoch, logs)
 
-    def hparams(self, hparams: dict, metrics: dict) -> None:
-        """Record the run's settings and final metrics for VisualDL's HParams view."""
+    def hparams(self, hparams: dict, summary: dict) -> None:
+        """Record the run's settings and its ``summary`` (keys of ``SUMMARY_TAGS``: best_val_acc,
+        test_acc, test_loss) for VisualDL's HParams view."""
         if self.writer is None:
             return
-        metrics = {tag: value for tag, value in metrics.items() if value is not None}
+        metrics = {SUMMARY_TAGS[key]: value for key, value in summary.items() if value is not None}
         for tag, value in metrics.items():
             self.scalar(tag, value, 0)
         clean = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in hparams.items()}

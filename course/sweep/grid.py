@@ -31,8 +31,14 @@ class Sweep:
     lrs: list = setting([0.1, 0.01, 0.001], "comma-separated learning rates", item=float)
     seeds: list = setting([0], "comma-separated seeds (several give mean ± std in the table)", item=int)
     logdir: str = setting("runs", "root folder of all sweeps")
+    folder: str = setting("", "the sweep's folder under --logdir ('' = <dataset>-<model>)")
+    confirm_best: int = setting(0, "after the grid, re-run each optimizer's best rate with this many "
+                                   "more seeds and test whether the winner's lead exceeds seed noise "
+                                   "(0: off; course/sweep/confirm.py)")
 
     def __post_init__(self):
+        if self.confirm_best < 0:
+            raise ConfigError(f"--confirm-best: must be >= 0 (0: off), got {self.confirm_best}")
         self.arms = [{"optimizer": a} if isinstance(a, str) else dict(a) for a in self.optimizers]
         if any("optimizer" not in arm for arm in self.arms):
             raise ConfigError(f"--optimizers: every arm needs an optimizer, got {self.optimizers}")
@@ -53,8 +59,8 @@ class Sweep:
 
     @property
     def root(self) -> Path:
-        """The sweep's folder: ``<logdir>/<dataset>-<model>``."""
-        return Path(self.logdir).expanduser() / self.base.group_name()
+        """The sweep's folder: ``<logdir>/<folder>``, by default ``<logdir>/<dataset>-<model>``."""
+        return Path(self.logdir).expanduser() / (self.folder or self.base.group_name())
 
     def runs(self) -> list[tuple[RunConfig, Path]]:
         """Every (config, run directory) of the grid, in a stable order."""

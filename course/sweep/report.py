@@ -1,6 +1,8 @@
 """The sweep's summary, generated from its run directories: the optimizer comparison table
-(the articles' 优化器比较表) as Markdown and CSV, the learning curves, and the learning-rate
-sensitivity plot. Nothing here trains; it only reads ``result.json`` and ``metrics.json``.
+(the articles' 优化器比较表) as Markdown and CSV, and the figures (``course.sweep.plots``: learning
+curves, learning-rate sensitivity, optimizer x rate heat map), embedded in ``comparison.md`` with
+any further sections (the confirmation of ``course.sweep.confirm``). Nothing here trains; it only
+reads ``result.json`` and ``metrics.json``.
 """
 from __future__ import annotations
 
@@ -101,7 +103,7 @@ def markdown_table(rows: list[dict]) -> str:
         partial = f" ({r['reached_target']}/{n})" if 0 < r["reached_target"] < n else ""
         early = "" if not r["stopped_early"] else " (early stop)" if n == 1 else f" ({r['stopped_early']}/{n} early stop)"
         best = _pct(r["best_val_acc"])
-        if several_seeds:
+        if n > 1:   # a single seed has no spread to show
             best += f" ± {100 * (r['best_val_acc_std'] or 0):.2f}"
         cells = [
             r["optimizer"], f"{r['lr']:g}", str(n), best, _pct(r["final_val_acc"]),
@@ -117,26 +119,51 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(root, optimizer_order=None, title: str = "", names=None, target_acc=None) -> dict:
-    """Write comparison.md, comparison.csv, curves.png and lr_sensitivity.png into ``root``.
+FIGURES = [   # (file, alt text, what it shows), in the order comparison.md shows them
+    ("lr_sensitivity.png", "learning-rate sensitivity",
+     "final validation accuracy against learning rate; a diverged run is an x in the grey strip "
+     "below the axis' break, bars span the seeds"),
+    ("heatmap.png", "optimizer x learning rate",
+     "best validation accuracy of every cell (mean over seeds), diverged cells hatched, each "
+     "optimizer's best rate framed"),
+    ("curves.png", "learning curves",
+     "loss and accuracy per epoch of each optimizer at its best rate: the mean over seeds, shaded "
+     "from the lowest to the highest seed"),
+]
+
+
+def figure_links() -> str:
+    """The Markdown that embeds the figures (relative links: they sit beside comparison.md)."""
+    return "## Figures\n\n" + "\n\n".join(f"`{name}`: {what}.\n\n![{alt}]({name})"
+                                            for name, alt, what in FIGURES) + "\n"
+
+
+def write_report(root, optimizer_order=None, title: str = "", names=None, target_acc=None,
+                 sections: str = "") -> dict:
+    """Write comparison.md, comparison.csv and the figures (``FIGURES``) into ``root``.
 
     ``names``: the runs to report (default: every finished run in ``root``); ``target_acc``: the
-    accuracy the "epochs/time to" columns count to (default: each run's own).
+    accuracy the "epochs/time to" columns count to (default: each run's own); ``sections``:
+    Markdown put between the table and the figures (the confirmation's result).
 
-    Returns the paths written, and the Markdown table itself under ``'table'``.
+    Returns the paths written, the Markdown table itself under ``'table'``, and what each figure
+    drew under ``'drawn'``.
     """
-    from course.sweep.plots import plot_curves, plot_lr_sensitivity
+    from course.sweep.plots import plot_curves, plot_heatmap, plot_lr_sensitivity
 
     root = Path(root)
     runs = load_runs(root, names)
     rows = summarize_groups(runs, optimizer_order, target_acc)
     table = markdown_table(rows)
-    header = f"# {title or root.name}: optimizer comparison\n\n"
-    atomic_write_text(root / "comparison.md", header + table)
-    atomic_write_csv(root / "comparison.csv", rows, TABLE_COLUMNS + ["reached_target", "target_acc"])
     paths = {"table_md": root / "comparison.md", "table_csv": root / "comparison.csv",
              "curves": root / "curves.png", "lr_sensitivity": root / "lr_sensitivity.png",
-             "table": table}
-    plot_curves(runs, rows, paths["curves"], title or root.name)
-    plot_lr_sensitivity(rows, paths["lr_sensitivity"], title or root.name)
+             "heatmap": root / "heatmap.png", "table": table}
+    name = title or root.name
+    paths["drawn"] = {"curves": plot_curves(runs, rows, paths["curves"], name),
+                      "lr_sensitivity": plot_lr_sensitivity(runs, rows, paths["lr_sensitivity"], name),
+                      "heatmap": plot_heatmap(rows, paths["heatmap"], name)}
+    atomic_write_csv(root / "comparison.csv", rows, TABLE_COLUMNS + ["reached_target", "target_acc"])
+    parts = [f"# {name}: optimizer comparison\n", table, sections.strip() + "\n" if sections.strip() else "",
+             figure_links()]
+    atomic_write_text(root / "comparison.md", "\n".join(p for p in parts if p))
     return paths

@@ -7,22 +7,30 @@ its last completed epoch.
 With ``jobs > 1`` runs train in that many single-threaded worker processes (course.sweep.workers):
 Paddle's CPU kernels for these small models barely use a second thread, so two processes on two
 cores train about twice as many images per second as one process does.
+
+Either way each run writes its details to its ``train.log``, and the console shows what
+``SweepConsole`` makes of the runs' events: a short line per epoch of every run as it ends, the
+early stops and divergences, and how far the sweep is with the time it has left.
 """
 from __future__ import annotations
 
 import os
 import shutil
+import sys
+import time
 from pathlib import Path
 
 from course.engine.checkpoint import RESUME_FILE
 from course.engine.data import load_dataset
 from course.engine.device import resolve_device
 from course.engine.errors import ConfigError, SweepError
-from course.engine.experiment import run_experiment
 from course.engine.files import atomic_write_json, check_writable, read_json
-from course.engine.progress import progress_bar
-from course.engine.results import result_line
+from course.engine.progress import StatusBar, SweepProgress, on_terminal
+from course.engine.results import event_line, status_line
 from course.sweep.grid import Sweep
+from course.sweep.workers import FAILED, USER_ERROR, train_in_workers, train_logged
+
+STATUS_EVERY = 60.0   # seconds: without a bar, a status line at least this often (and after each run)
 
 
 def threads_per_job(jobs: int) -> int:
@@ -31,7 +39,7 @@ def threads_per_job(jobs: int) -> int:
 
 
 def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool = True,
-              overwrite: bool = False, what: str = "") -> list[dict]:
+              overwrite: bool = False, what: str = "", quiet: bool = False) -> list[dict]:
     """Run every unfinished cell of ``sweep``; return the results of all cells, in grid order.
 
     Everything a user can get wrong is checked before anything is written: the settings (when the
@@ -39,9 +47,11 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool =
     runs already in the sweep's folder (``check_existing``). Then a line says what will run
     (``what`` adds the chapter's own details). An unfinished run continues from its last completed
     epoch, or with ``resume=False`` starts over. Finished runs are never trained again.
+    ``quiet`` prints nothing (and shows no bar) unless something goes wrong.
     """
     if jobs < 1:
         raise ConfigError(f"--jobs: must be >= 1, got {jobs}")
+    progress = progress and not quiet
     cells = sweep.runs()
     data = load_dataset(cells[0][0], progress=progress)   # a data error is the same for every run
     resolve_device(sweep.base.device)
@@ -49,11 +59,13 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool =
     check_existing(cells, overwrite)
     todo = [(c, d) for c, d in cells if not (d / "result.json").exists()]
     grid = f"{', '.join(sweep.optimizers)} x {len(sweep.lrs)} rate(s) x {len(sweep.seeds)} seed(s)"
-    print(f"{len(cells)} runs ({grid}) of {sweep.base.model} on {sweep.base.dataset}: "
-          f"{data.describe()}, {'up to ' if sweep.base.early_stop else ''}{sweep.base.epochs} "
-          f"epoch{'s' if sweep.base.epochs > 1 else ''}"
-          f"{', ' + what if what else ''}, "
-          f"{min(jobs, max(len(todo), 1))} at a time -> {sweep.root}", flush=True)
+    console = SweepConsole(todo, jobs, progress, quiet, several_seeds=len(sweep.seeds) > 1)
+    console.say(f"{len(cells)} runs ({grid}) of {sweep.base.model} on {sweep.base.dataset}: "
+                f"{data.describe()}, {'up to ' if sweep.base.early_stop else ''}{sweep.base.epochs} "
+                f"epoch{'s' if sweep.base.epochs > 1 else ''}"
+                f"{', ' + what if what else ''}, "
+                f"{min(jobs, max(len(todo), 1))} at a time -> {sweep.root} (each run's details: "
+                "<run>/train.log)")
     del data   # the runs load their own copy
     sweep.root.mkdir(parents=True, exist_ok=True)
     for stale in sweep.root.glob(".*.tmp"):   # left by a sweep killed while writing its summary
@@ -65,19 +77,85 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool =
             for name in (RESUME_FILE, "metrics.json", "metrics.csv"):
                 (run_dir / name).unlink(missing_ok=True)
     if len(todo) < len(cells):
-        print(f"{len(cells) - len(todo)} of {len(cells)} runs already done in {sweep.root}; "
-              f"running the other {len(todo)}")
-    bar = progress_bar(total=len(todo), desc="sweep", unit="run", enabled=progress)
-    if jobs == 1 or len(todo) <= 1:
-        for config, run_dir in todo:
-            print(f"[{config.run_name()}] training", flush=True)
-            result = run_experiment(config, run_dir, progress=progress)
-            print(f"[{config.run_name()}] {result_line(result)}", flush=True)
-            bar.update(1)
-    else:
-        _run_in_processes(todo, jobs, bar)
-    bar.close()
+        console.say(f"{len(cells) - len(todo)} of {len(cells)} runs already done in {sweep.root}; "
+                    f"running the other {len(todo)}")
+    try:
+        if jobs == 1 or len(todo) <= 1:
+            for config, run_dir in todo:   # bars (stderr) stay on the terminal
+                train_logged(config, run_dir, progress, report=console.report, stderr=False)
+        else:
+            _run_in_processes(todo, jobs, console)
+        console.finish()
+    finally:
+        console.close()
     return [read_json(d / "result.json") for _, d in cells]
+
+
+class SweepConsole:
+    """What a sweep shows while it runs: a line per event of every run, and where the sweep is.
+
+    Every run's events (``run_experiment``'s ``report``) come to ``report``, from this process
+    (--jobs 1) or forwarded by the worker processes (--jobs N; a future backend would forward
+    them the same way), and are printed as they arrive, each as ``event_line`` words it. On a
+    terminal a bar below those lines shows the epochs done and the time left; elsewhere (a
+    notebook, a pipe, a CI log) a plain status line does, after the sweep's first epoch, after
+    each finished run and at least every ``STATUS_EVERY`` seconds, with no carriage return or
+    control character. ``quiet`` shows nothing.
+
+    Args:
+        todo: the (config, run directory) pairs the sweep trains.
+        jobs: how many train at once (for the estimate of the time left).
+        progress: draw the bar when stdout and stderr are a terminal.
+        quiet: print nothing.
+        several_seeds: name runs with their seed ('adam lr=0.01 seed=1').
+    """
+
+    def __init__(self, todo, jobs: int = 1, progress: bool = True, quiet: bool = False,
+                 several_seeds: bool = False):
+        self.out, self.quiet = sys.stdout, quiet   # before a run's stdout goes to its train.log
+        self.labels = {c.run_name(): c.display_name() + (f" seed={c.seed}" if several_seeds else "")
+                       for c, _ in todo}
+        self.clock = SweepProgress({c.run_name(): c.epochs for c, _ in todo}, jobs)
+        show_bar = progress and not quiet and todo and on_terminal(sys.stdout, sys.stderr)
+        status = self.clock.status()
+        self.bar = StatusBar(status["epochs"], status_line(status)) if show_bar else None
+        self.last_status = None   # when the last status line was printed
+
+    def say(self, line: str) -> None:
+        """Print ``line`` (above the bar, if there is one), unless quiet."""
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.write(line, self.out)
+        else:
+            print(line, file=self.out, flush=True)
+
+    def report(self, event: dict) -> None:
+        """Count and show one event of a run."""
+        self.clock.update(event)
+        self.say(event_line(event, self.labels.get(event["run"], event["run"])))
+        status = self.clock.status()
+        if self.bar is not None:
+            self.bar.show(status["epochs_done"], status["epochs"], status_line(status))
+        elif status["runs_done"] < status["runs"] and self._status_due(event["event"]):
+            self.last_status = time.monotonic()
+            self.say(status_line(status))
+
+    def _status_due(self, kind: str) -> bool:
+        return kind in ("done", "failed") or kind == "epoch" and (
+            self.last_status is None or time.monotonic() - self.last_status >= STATUS_EVERY)
+
+    def finish(self) -> None:
+        """The sweep's last line: its runs and epochs, and how long they took."""
+        self.close()
+        if self.clock.planned:
+            self.say(status_line(self.clock.status()))
+
+    def close(self) -> None:
+        """Take the bar away (after an error or Ctrl-C too)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def check_existing(cells, overwrite: bool = False) -> None:
@@ -102,26 +180,22 @@ def check_existing(cells, overwrite: bool = False) -> None:
         shutil.rmtree(run_dir)
 
 
-def _run_in_processes(todo, jobs: int, bar) -> None:
-    from course.sweep.workers import FAILED, USER_ERROR, train_in_workers
-
+def _run_in_processes(todo, jobs: int, console: SweepConsole) -> None:
     cells = []
     for config, run_dir in todo:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / "config.json", config.to_dict())
         cells.append((config.to_dict(), str(run_dir)))
-        print(f"[{config.run_name()}] queued (log: {run_dir / 'train.log'})", flush=True)
     failures = []
-    for run_dir, result, status, message in train_in_workers(cells, jobs, threads_per_job(jobs)):
+    # A run's own events (its epochs, its result) reach the console through console.report.
+    for run_dir, _, status, message in train_in_workers(cells, jobs, threads_per_job(jobs),
+                                                        console.report):
         name = Path(run_dir).name
         if status == USER_ERROR:   # a user error is the same for every run: stop the sweep
             raise ConfigError(message)
         if status == FAILED:
             failures.append(f"{name}: {message} (see {Path(run_dir) / 'train.log'})")
-            print(f"[{name}] FAILED: {message}", flush=True)
-            continue
-        print(f"[{name}] {result_line(result)}", flush=True)
-        bar.update(1)
+            console.report({"event": "failed", "run": name, "message": message})
     if failures:
         raise SweepError(f"{len(failures)} run(s) failed; run the same command again to retry them:\n"
                          + "\n".join(failures))

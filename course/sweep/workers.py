@@ -16,7 +16,10 @@ The pool is a few lines over ``multiprocessing.Process`` and pipes rather than
   start new workers forever; here it is one clear error.
 Workers are not daemonic, so a run may use ``paddle.io.DataLoader`` worker processes.
 
-Each run's output (one line per epoch, and any traceback) goes to its ``train.log``.
+Each run's output (one line per epoch, and any traceback) goes to its ``train.log``; what the
+sweep's console shows (``run_experiment``'s events: a run started, finished an epoch, stopped
+early, diverged, finished) is sent over the worker's pipe as it happens, as plain dicts, between
+the ready message and the run's final ``(run_dir, result, status, message)``.
 """
 from __future__ import annotations
 
@@ -61,31 +64,46 @@ def _serve(conn, threads: int) -> None:
     try:
         conn.send(_READY)
         while (cell := conn.recv()) is not None:
-            conn.send(_train(cell))
+            conn.send(_train(cell, conn.send))
     except (EOFError, BrokenPipeError):   # the sweep process is gone or stopped us: just stop
         return
 
 
-def _train(cell: tuple[dict, str]) -> tuple[str, dict | None, str, str]:
-    """Run one cell in this worker: (run_dir, result or None, status, message)."""
-    from course.engine.config import RunConfig
+def train_logged(config, run_dir, progress: bool = False, report=None, stderr: bool = True) -> dict:
+    """``run_experiment`` with the run's details (and with ``stderr`` its errors) appended to
+    ``run_dir/train.log``, ending with the result's line; ``report`` gets its events."""
     from course.engine.errors import USER_ERRORS
     from course.engine.experiment import run_experiment
     from course.engine.results import result_line
 
-    config_dict, run_dir = cell
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
     with open(Path(run_dir) / "train.log", "a", encoding="utf-8") as log, \
-            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            contextlib.redirect_stdout(log), \
+            (contextlib.redirect_stderr(log) if stderr else contextlib.nullcontext()):
         try:
-            result = run_experiment(RunConfig.from_dict(config_dict), run_dir, progress=False)
-            print(result_line(result), flush=True)
-            return run_dir, result, "", ""
+            result = run_experiment(config, run_dir, progress=progress, report=report)
         except USER_ERRORS as err:
             print(f"error: {err}", flush=True)
-            return run_dir, None, USER_ERROR, str(err)
-        except Exception as err:  # a bug in one run: keep its traceback, let the others go on
-            traceback.print_exc()
-            return run_dir, None, FAILED, f"{type(err).__name__}: {err}"
+            raise
+        except Exception:   # a bug: its traceback goes where the run's story is, and on up
+            traceback.print_exc(file=log)
+            raise
+        print(result_line(result), flush=True)
+    return result
+
+
+def _train(cell: tuple[dict, str], report) -> tuple[str, dict | None, str, str]:
+    """Run one cell in this worker: (run_dir, result or None, status, message)."""
+    from course.engine.config import RunConfig
+    from course.engine.errors import USER_ERRORS
+
+    config_dict, run_dir = cell
+    try:
+        return run_dir, train_logged(RunConfig.from_dict(config_dict), run_dir, report=report), "", ""
+    except USER_ERRORS as err:
+        return run_dir, None, USER_ERROR, str(err)
+    except Exception as err:  # a bug in one run: its traceback is in its log; the others go on
+        return run_dir, None, FAILED, f"{type(err).__name__}: {err}"
 
 
 class _Worker:
@@ -167,11 +185,12 @@ def _thread_env(threads: int):
                 os.environ[key] = value
 
 
-def train_in_workers(cells, jobs: int, threads: int):
+def train_in_workers(cells, jobs: int, threads: int, on_event=None):
     """Yield ``(run_dir, result, status, message)`` for each (config dict, run dir) as it ends.
 
-    A run whose worker died is yielded with status FAILED, and a fresh worker takes over.
-    Raises SweepError if a worker dies before it is ready to train.
+    ``on_event(event)`` is called with each event a run reports (``run_experiment``'s
+    ``report``), as it arrives. A run whose worker died is yielded with status FAILED, and a
+    fresh worker takes over. Raises SweepError if a worker dies before it is ready to train.
     """
     context = multiprocessing.get_context("spawn")
     pending, workers, started = deque(cells), [], 0
@@ -195,6 +214,10 @@ def train_in_workers(cells, jobs: int, threads: int):
                 message = worker.receive()
                 if message == _READY:
                     worker.ready = True
+                    continue
+                if isinstance(message, dict):   # an event of the run it is training
+                    if on_event is not None:
+                        on_event(message)
                     continue
                 if message is None:   # the worker died
                     workers.remove(worker)

@@ -97,14 +97,13 @@ def model_from_run(run_dir, weights=None):
     """
     from course.engine.config import RunConfig
     from course.engine.data import FOLDER_IMAGE_SIZE
-    from models import build_model
+    from course.engine.experiment import build_run_model
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"run directory {run_dir} does not exist")
     config = RunConfig.load(run_dir / "config.json")
     kind, _, data_path = config.dataset.partition(":")
-    kwargs = {}
     if kind == "folder":
         from data.folders import detect_layout, find_classes
 
@@ -112,13 +111,10 @@ def model_from_run(run_dir, weights=None):
         classes = find_classes(folders["training"] if layout == "split" else os.path.expanduser(data_path))
         size = config.image_size or FOLDER_IMAGE_SIZE
         input_shape = (3, size, size)
-        kwargs["image_size"] = size
-        if config.freeze_backbone:
-            kwargs["freeze_backbone"] = True
     else:
         classes, input_shape = [str(i) for i in range(10)], (1, 28, 28)
-    # pretrained=None: the run's own weights replace whatever a pretrained build would load.
-    model = build_model(config.model, num_classes=len(classes), **kwargs)
+    # No pretrained weights: the run's own replace them.
+    model = build_run_model(config, len(classes), input_shape, pretrained=False)
     weights = Path(weights) if weights is not None else run_dir / "model.pdparams"
     if not weights.is_file():
         raise DataError(f"no weights file {weights} (runs save model.pdparams when they finish; "

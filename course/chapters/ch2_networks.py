@@ -1,0 +1,90 @@
+"""手写数字识别之网络结构: the same training loop, different networks, their accuracies side by side.
+
+The course's chapter trains feed-forward networks on MNIST with SGD (10 epochs, batch 32, the
+10,000 validation images) and sums them up in a table (awesome-DeepLearning, junior_class
+chapter 2, README "实验结果"):
+
+  =============================  =========  ======  =========  =========================
+  network                        rate       L2      course     this chapter's run
+  =============================  =========  ======  =========  =========================
+  784-500-10, sigmoid            0.1        no      85.03%     sgd+sigmoid500, lr 0.1
+  784-500-10, sigmoid            1.0        no      95.87%     sgd+sigmoid500, lr 1
+  784-500-10, ReLU               0.1        no      96.18%     sgd+relu500
+  784-512-256-10, ReLU           0.1        no      97.10%     sgd+relu512-256
+  784-512-256-10, ReLU           0.1        5e-4    97.18%     sgd+relu512-256+l2
+  =============================  =========  ======  =========  =========================
+
+The course's networks end in ``paddle.nn.Softmax`` and then call ``F.cross_entropy``, which applies
+a softmax of its own: the loss sees softmax(softmax(z)), whose gradients are far smaller than
+those of the plain cross-entropy. The chapter trains the course's rows that way
+(``--loss double_softmax``) and adds one measured row, the first network with a single softmax
+(``sgd+sigmoid500-1softmax``), to show what the double softmax costs: it is why the course's
+sigmoid network needs lr 1.0 to do what lr 0.1 does without it.
+
+Departures: the course shuffles with Python's ``random`` in a DataLoader; here the shuffling is the
+engine's seeded one, so the numbers differ from the course's in detail (a run is one seed).
+
+examples:
+  python scripts/ch2_networks.py                 # the full table: 6 runs, 10 epochs on 50,000 images
+  python scripts/ch2_networks.py --epochs 3      # shorter
+  python scripts/ch2_networks.py --dry-run
+"""
+from __future__ import annotations
+
+from course.chapters.common import run_and_report, sweep_flags
+from course.cli import CommandLine
+from course.engine.config import RunConfig
+from course.sweep.grid import Sweep
+
+# 课程的设置:SGD、10 轮、batch 32、全部 50,000 张训练图片
+EPOCHS, BATCH_SIZE = 10, 32
+# 每一行:标签、网络、学习率(None = 两个学习率 0.1 和 1.0)、L2、损失、课程 README 的准确率
+ROWS = [
+    ("sigmoid500", "mlp500_sigmoid", None, 0.0, "double_softmax"),
+    ("relu500", "mlp500_relu", 0.1, 0.0, "double_softmax"),
+    ("relu512-256", "mlp_relu", 0.1, 0.0, "double_softmax"),
+    ("relu512-256+l2", "mlp_relu", 0.1, 5e-4, "double_softmax"),
+    ("sigmoid500-1softmax", "mlp500_sigmoid", 0.1, 0.0, "ce"),   # measured: one softmax only
+]
+COURSE = {("sgd+sigmoid500", 0.1): 0.8503, ("sgd+sigmoid500", 1.0): 0.9587,
+          ("sgd+relu500", 0.1): 0.9618, ("sgd+relu512-256", 0.1): 0.9710,
+          ("sgd+relu512-256+l2", 0.1): 0.9718}
+
+
+def arms(rows=ROWS) -> list[dict]:
+    """The rows as sweep arms: one labelled SGD run per network (the sigmoid one at two rates)."""
+    return [{"optimizer": "sgd", "label": label, "model": model, "weight_decay": wd, "loss": loss,
+             **({"lr": lr} if lr is not None else {})} for label, model, lr, wd, loss in rows]
+
+
+def against_the_course(runs) -> list[str]:
+    """One line per run: its final validation accuracy beside the course's, and the difference."""
+    lines = ["network                      lr    course   here     difference"]
+    for run in runs:
+        course, ours = COURSE.get((run["arm"], run["lr"])), run["final_val_acc"]
+        theirs = "   —   " if course is None else f"{100 * course:6.2f}%"
+        diff = "" if course is None or ours is None else f"{100 * (ours - course):+.2f} points"
+        lines.append(f"{run['arm']:<28} {run['lr']:<5g} {theirs}  {100 * (ours or 0):6.2f}%  {diff}")
+    return lines + [""]
+
+
+def command_line() -> CommandLine:
+    """The course's settings as flags, then where and how."""
+    cl = CommandLine(__doc__)
+    cl.settings("the course's settings", RunConfig, "dataset", "data_cache", "epochs", "batch_size",
+                "subset", "val_subset", epochs=EPOCHS, batch_size=BATCH_SIZE)
+    sweep_flags(cl)
+    return cl
+
+
+def main(argv=None) -> int:
+    """Train the course's networks (and the single-softmax one), print them beside the course's table."""
+    cl = command_line()
+    args = cl.parse(argv)
+    # (stop_at_chance off: the course's double-softmax sigmoid net starts slowly, which is its lesson)
+    base = cl.config(args, model="mlp500_sigmoid", stop_at_chance=False)
+    sweep = Sweep(base, arms(), lrs=[0.1, 1.0], seeds=args.seeds,
+                  logdir=args.logdir, folder="ch2-networks")
+    run_and_report(sweep, args, title="ch2-networks: the course's networks (网络结构)",
+                   what=f"SGD, batch {args.batch_size}", summary=against_the_course)
+    return 0
