@@ -39,7 +39,8 @@ def test_the_gpu_count_comes_from_paddle(monkeypatch):
     monkeypatch.setattr("paddle.device.is_compiled_with_cuda", lambda: True)
     monkeypatch.setattr("paddle.device.cuda.device_count", lambda: 2)
     assert plan_workers("auto", "auto", cores=8) == WorkerPlan(2, ("0", "1"))
-    assert plan_workers("auto", "auto").describe() == "2 at a time (one per GPU: 0, 1)"
+    assert plan_workers("auto", "auto").describe() == "2 at a time (on GPU 0, 1)"
+    assert plan_workers("auto", "auto").describe(runs=1) == "1 at a time"
 
 
 def test_this_cpu_gets_one_run_per_core():

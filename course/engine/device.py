@@ -70,10 +70,12 @@ class WorkerPlan:
     jobs: int
     cards: tuple = ()
 
-    def describe(self) -> str:
-        """'2 at a time (one per GPU: 0, 1)' or '4 at a time'."""
-        cards = f" (one per GPU: {', '.join(self.cards)})" if self.cards else ""
-        return f"{self.jobs} at a time{cards}"
+    def describe(self, runs: int | None = None) -> str:
+        """'2 at a time (one per GPU: 0, 1)' or '4 at a time', for ``runs`` runs to train (fewer
+        runs than workers start fewer workers)."""
+        jobs = self.jobs if runs is None else min(self.jobs, max(runs, 1))
+        cards = f" (on GPU {', '.join(self.cards[:jobs])})" if self.cards and jobs > 1 else ""
+        return f"{jobs} at a time{cards}"
 
 
 def plan_workers(jobs: int | str, device: str = "auto", gpus: int | None = None,

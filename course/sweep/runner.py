@@ -68,7 +68,7 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
                 f"{data.describe()}, {'up to ' if sweep.base.early_stop else ''}{sweep.base.epochs} "
                 f"epoch{'s' if sweep.base.epochs > 1 else ''}"
                 f"{', ' + what if what else ''}, "
-                f"{min(jobs, max(len(todo), 1))} at a time -> {sweep.root} (each run's details: "
+                f"{plan.describe(len(todo))} -> {sweep.root} (each run's details: "
                 "<run>/train.log)")
     del data   # the runs load their own copy
     sweep.root.mkdir(parents=True, exist_ok=True)
