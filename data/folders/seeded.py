@@ -85,7 +85,7 @@ class SeededDraws(paddle.io.Dataset):
     Python's is put back afterwards, so the caller's own draws are untouched; NumPy's is left at
     the last image's seed, since saving and restoring it cost 0.7 ms an image (measured on this
     project's 2-core CPU: 15-20% of loading and augmenting a 64 px image; the seeding itself
-    costs about 0.15 ms) and nothing in this project draws from it
+    costs 0.15-0.3 ms) and nothing in this project draws from it
     (shuffling and splits have generators of their own). Asked for by a plain index, an item
     draws as the wrapped dataset would.
 
