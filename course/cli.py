@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,9 @@ DRY_RUN = {"epochs": 1, "subset": 512, "val_subset": 512}
 class Launch:
     """How a command runs (not what it trains): these never change a run's result."""
 
-    jobs: int = setting(os.cpu_count() or 1, "runs trained at once, each in its own process")
+    jobs: str = setting("auto", "runs trained at once, each in its own process: auto = one per "
+                                "visible GPU when the runs train on GPUs (each pinned to its card), "
+                                "one per CPU core otherwise; or a number")
     progress: bool = setting(True, "progress bars (shown only on a terminal)")
     quiet: bool = setting(False, "print only the final table (no line per epoch, no progress)")
     resume: bool = setting(True, "continue unfinished runs from their last epoch (--no-resume: "

@@ -55,6 +55,16 @@ def test_changed_settings_stop_the_sweep_before_anything_is_written(finished, tm
     assert set(logdir.rglob("*")) == paths                                      # nothing new
 
 
+def test_another_precision_is_another_run(finished, tmp_path, capsys):
+    # --amp auto resolved to off on this CPU when the runs were trained; bf16 must not reuse them,
+    # while auto (still off here) and an explicit off do.
+    logdir = copy_of(finished, tmp_path)
+    assert sweep(logdir, "--epochs", "1", "--amp", "bf16") == 2
+    assert "trained with other settings (amp 'off' -> 'bf16')" in capsys.readouterr().err
+    old = results(logdir)
+    assert sweep(logdir, "--epochs", "1", "--amp", "off") == 0 and results(logdir) == old
+
+
 def test_report_only_refuses_runs_trained_with_other_settings(finished, tmp_path, capsys):
     assert sweep(copy_of(finished, tmp_path), "--epochs", "3", "--report-only") == 2
     assert "trained with other settings (epochs 1 -> 3)" in capsys.readouterr().err

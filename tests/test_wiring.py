@@ -154,9 +154,12 @@ def test_augment_changes_training_images_only(digits):
 
 
 @wires("num_workers")
-def test_num_workers_reaches_the_folder_loaders(digits):
+def test_num_workers_reaches_the_folder_loaders(digits, monkeypatch):
     bundle = data(folder_config(digits["single"], num_workers=2))
     assert bundle.train.num_workers == bundle.val.num_workers == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")           # auto (-1): the run's 3 cores, less one
+    bundle = data(folder_config(digits["single"]))
+    assert RunConfig().num_workers == -1 and bundle.train.num_workers == bundle.val.num_workers == 2
 
 
 # --- model -------------------------------------------------------------------------------------
@@ -274,6 +277,25 @@ def test_a_run_trains_its_epochs_on_its_device_and_reports_its_target(tmp_path, 
     assert (result["epochs_run"], result["epochs_planned"], result["device"]) == (2, 2, "cpu")
     assert (result["target_acc"], result["epochs_to_target"]) == (0.05, 1)
     assert result["run"] == "sgd+tiny-lr0.01-seed0" and result["label"] == "tiny"
+
+
+@pytest.mark.parametrize("amp, dtype", [("bf16", "bfloat16"), ("off", None)])
+@wires("amp")
+def test_amp_puts_every_forward_pass_under_auto_cast(amp, dtype, monkeypatch):
+    entered = []
+    auto_cast = paddle.amp.auto_cast
+
+    def spy(*args, **kwargs):
+        entered.append(kwargs["dtype"])
+        return auto_cast(*args, **kwargs)
+
+    monkeypatch.setattr(paddle.amp, "auto_cast", spy)
+    config = mnist_config(model="lenet", subset=128, val_subset=100, epochs=1, amp=amp)
+    trainer, bundle = training(config), data(config)
+    assert trainer.precision.amp == amp and not trainer.precision.scaler.is_enable()  # no fp16 here
+    trainer.fit(bundle.train, bundle.val, 1)
+    # 2 training steps and 1 validation batch; nothing is cast with --amp off
+    assert entered == ([dtype] * 3 if dtype else [])
 
 
 def test_every_setting_has_a_wiring_test():

@@ -68,7 +68,7 @@ def command_line() -> CommandLine:
     group.add_argument("--timing-batches", type=csv_list(int), default="1,16",
                        help="batch sizes of the timed forward passes")
     group.add_argument("--repeats", type=int, default=5, help="timed passes per batch size (the median is kept)")
-    cl.settings("where and how", RunConfig, "seed", "device")
+    cl.settings("where and how", RunConfig, "seed", "device", "amp", "num_workers")
     run_flags(cl, "progress", "dry_run")
     return cl
 

@@ -4,7 +4,8 @@ and the ending of every sweep (table, plots, the VisualDL command).
 A chapter module reads as its section or article: its settings, the code it teaches, and one call
 into the engine. What they have in common lives here:
 
-- ``sweep_flags``: --seeds, --logdir, --device and the Launch flags (--jobs, --progress, ...).
+- ``sweep_flags``: --seeds, --logdir, --device, --amp, --num-workers and the Launch flags (--jobs,
+  --progress, ...).
 - ``image_inputs``: ``--data PATH`` as a ``folder:`` dataset (a dry run copies a few images per
   class, so it takes seconds whatever the tree's size) and ``--pretrained`` checked before any
   training starts.
@@ -31,9 +32,10 @@ DRY_RUN_IMAGE_SIZE = 32
 
 
 def sweep_flags(cl, seeds=None, jobs: bool = True) -> None:
-    """The flags every sweep chapter has: --seeds, --logdir, --device and how the command runs."""
+    """The flags every sweep chapter has: --seeds, --logdir, where and in what precision the runs
+    compute, and how the command runs."""
     cl.settings("where and how", Sweep, "seeds", "logdir", **({"seeds": seeds} if seeds else {}))
-    cl.settings("where and how", RunConfig, "device")
+    cl.settings("where and how", RunConfig, "device", "amp", "num_workers")
     launch = ("jobs", "report_only", "resume", "overwrite") if jobs else ()
     cl.settings("where and how", Launch, *launch, "progress", "quiet", "dry_run")
 

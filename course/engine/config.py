@@ -67,6 +67,11 @@ class RunConfig:
     epochs: int = setting(5, "passes over the training data (the course's EPOCH_NUM)")
     batch_size: int = setting(64, "images per optimizer step")
     seed: int = setting(0, "seeds Paddle, NumPy and the shuffling: same seed, same curve (CPU)")
+    # 'auto' is resolved when the config is built (validate.py), so config.json and the run's
+    # identity hold what the run computed in; a config.json from before --amp existed means 'off'.
+    amp: str = setting("auto", "mixed precision: off, fp16 (float16 + dynamic loss scaling, GPU), "
+                               "bf16 (Ampere GPUs; float32 on a CPU in Paddle 3.3.1) or auto (fp16 "
+                               "for image models on a GPU, else off)", absent="off")
     # --- Keras-style training controls, 'key=value,...' ('' = off) ----------------------------
     early_stop: str = setting("", "EarlyStopping, e.g. 'monitor=val_acc,patience=2'")
     reduce_lr_on_plateau: str = setting("", "ReduceLROnPlateau, e.g. "
@@ -84,7 +89,9 @@ class RunConfig:
                               neutral=True)
     target_acc: float = setting(0.97, "the table's 'epochs/time to reach' validation accuracy, in (0, 1]",
                                 neutral=True)
-    num_workers: int = setting(0, "image folders: DataLoader worker processes", neutral=True)
+    num_workers: int = setting(-1, "image folders: DataLoader worker processes (-1: one per core "
+                                   "the run has, less one, at most 8; never changes the results)",
+                               neutral=True)
     # 5: the default sweep's 313 steps an epoch x 5 epochs give 313 points per curve
     log_every_n_steps: int = setting(5, "log the training loss and rate to VisualDL every N optimizer "
                                         "steps (train/batch_loss, train/batch_lr; 0 = off)", neutral=True)
@@ -117,7 +124,7 @@ class RunConfig:
         learns, as 'epochs 5 -> 10'; settings marked neutral (device, cache, ...) do not count."""
         changes = []
         for f in dataclasses.fields(self):
-            new, old = getattr(self, f.name), saved.get(f.name, f.default)
+            new, old = getattr(self, f.name), saved.get(f.name, f.metadata.get("absent", f.default))
             if not f.metadata.get("neutral") and new != old:
                 changes.append(f"{f.name} {old!r} -> {new!r}" if isinstance(new, str) else
                                f"{f.name} {old} -> {new}")

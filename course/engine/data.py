@@ -7,6 +7,7 @@ the speed of training on preloaded tensors. Image folders go through ``paddle.io
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from course.engine.errors import ConfigError
@@ -14,6 +15,9 @@ from data.batches import ArrayLoader
 
 FOLDER_IMAGE_SIZE = 64       # an image folder's side in pixels when the config says 0
 MNIST_EVAL_BATCH = 100       # measured: LeNet evaluates fastest at about 100 images a batch on a CPU
+AUTO_LOADER_WORKERS = -1     # --num-workers -1: chosen from the cores this run has (loader_workers)
+# Decoding and augmenting a batch of photos rarely needs more processes than this to keep one GPU busy.
+MAX_AUTO_LOADER_WORKERS = 8
 
 
 @dataclass
@@ -69,13 +73,29 @@ def _first(split, n: int, flag: str, what: str):
     return (images[:n], labels[:n]) if n else (images, labels)
 
 
+def loader_workers(setting: int, cores: int | None = None) -> int:
+    """The DataLoader worker processes of an image-folder run: ``setting``, or for -1 (auto) one
+    per core this run has, less one for the training loop, at most ``MAX_AUTO_LOADER_WORKERS``.
+
+    The cores a run has are ``cores``, else ``OMP_NUM_THREADS`` (a sweep sets it to each run's
+    share: one per core when ``--jobs`` fills the CPU, so 0 workers there), else all of them.
+    The number never changes what a run learns (``data.folders.seeded``), only how fast it loads.
+    """
+    if setting != AUTO_LOADER_WORKERS:
+        return setting
+    if cores is None:
+        cores = int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or os.cpu_count() or 1
+    return max(0, min(MAX_AUTO_LOADER_WORKERS, cores - 1))
+
+
 def _folder(config, path) -> DataBundle:
     from data.folders import make_loaders
 
     size = config.image_size or FOLDER_IMAGE_SIZE
     loaders = make_loaders(path, image_size=(size, size), batch_size=config.batch_size,
                            validation_split=config.validation_split, seed=config.split_seed,
-                           augment=config.augment, num_workers=config.num_workers)
+                           augment=config.augment, num_workers=loader_workers(config.num_workers),
+                           shuffle_seed=config.seed)
     classes = list(loaders["classes"])
     return DataBundle(train=loaders["train"], val=loaders["val"], test=loaders.get("test"),
                       num_classes=len(classes), input_shape=(3, size, size), classes=classes)

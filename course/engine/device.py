@@ -1,5 +1,9 @@
-"""Choose where Paddle computes: the CPU by default, a GPU when this Paddle build can use one."""
+"""Choose where Paddle computes: the CPU by default, a GPU when this Paddle build can use one;
+and, for a sweep, how many runs train at once and on which card (``plan_workers``)."""
 from __future__ import annotations
+
+import os
+from dataclasses import dataclass
 
 import paddle
 
@@ -53,3 +57,52 @@ def use_device(name: str = "auto") -> str:
     device = resolve_device(name)
     paddle.set_device(device)
     return device
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """How many runs train at once, and the card each worker process is pinned to.
+
+    ``cards[i]`` is worker i's ``CUDA_VISIBLE_DEVICES`` (inside it the card is then ``gpu:0``,
+    which a run's device 'auto' or 'gpu' resolves to); empty when the runs are not spread over
+    cards (a CPU, or one card named by ``--device gpu:N``).
+    """
+    jobs: int
+    cards: tuple = ()
+
+    def describe(self, runs: int | None = None) -> str:
+        """'2 at a time (one per GPU: 0, 1)' or '4 at a time', for ``runs`` runs to train (fewer
+        runs than workers start fewer workers)."""
+        jobs = self.jobs if runs is None else min(self.jobs, max(runs, 1))
+        cards = f" (on GPU {', '.join(self.cards[:jobs])})" if self.cards and jobs > 1 else ""
+        return f"{jobs} at a time{cards}"
+
+
+def plan_workers(jobs: int | str, device: str = "auto", gpus: int | None = None,
+                 cores: int | None = None) -> WorkerPlan:
+    """Resolve ``--jobs`` ('auto' or a number >= 1, as ``validate.parse_jobs`` gives it) for
+    runs on ``device`` (the setting).
+
+    'auto' trains one run per visible GPU when the runs go to GPUs ('auto' or 'gpu' with a GPU
+    present): two runs on one card only compete for its memory and its time. On a CPU it is one
+    run per core, each single-threaded (course.sweep.runner). A number is taken as given; on GPUs
+    its workers are dealt out over the cards in turn. ``--device gpu:N`` puts every run on card
+    N, so 'auto' is one run there. ``gpus`` and ``cores`` default to what this machine has
+    (tests pass them).
+    """
+    name = check_device_name(device)
+    gpus = gpu_count() if gpus is None else gpus
+    cores = (os.cpu_count() or 1) if cores is None else cores
+    spread = gpus > 0 and name in ("auto", "gpu")
+    if jobs == "auto":
+        jobs = gpus if spread else 1 if name.startswith("gpu") else cores
+    if not spread or jobs == 1:
+        return WorkerPlan(jobs)
+    return WorkerPlan(jobs, tuple(visible_cards(gpus)[i % gpus] for i in range(jobs)))
+
+
+def visible_cards(gpus: int) -> list[str]:
+    """The ``CUDA_VISIBLE_DEVICES`` names of the ``gpus`` cards Paddle sees: the entries of the
+    variable when it is set already (cards '2,3' are Paddle's gpu:0 and gpu:1), else 0..gpus-1."""
+    given = [c.strip() for c in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if c.strip()]
+    return given[:gpus] if len(given) >= gpus else [str(i) for i in range(gpus)]

@@ -19,6 +19,7 @@ from course.engine.config import RunConfig
 from course.engine.data import load_dataset
 from course.engine.device import use_device
 from course.engine.errors import ConfigError
+from course.engine.precision import check_amp
 from course.engine.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
 from course.engine.results import METRIC_COLUMNS, epoch_line, hparams, summarize
 from course.engine.trainer import Trainer
@@ -32,6 +33,7 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
     """Model, optimizer, schedule and callbacks for ``config``, wrapped in a Trainer."""
     from course.engine.callbacks.flags import callbacks_from_config
     from course.engine.optimizers import build_optimizer
+    from course.engine.precision import MixedPrecision
     from course.engine.schedules import build_schedule
 
     paddle.seed(config.seed)
@@ -50,7 +52,8 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
     return Trainer(model, optimizer, loss_kind=model.loss_kind, scheduler=scheduler,
                    callbacks=callbacks, num_classes=num_classes, progress=progress,
                    run_dir=run_dir, seed=config.seed, names=names,
-                   stop_at_chance=config.stop_at_chance, log_every_n_steps=config.log_every_n_steps)
+                   stop_at_chance=config.stop_at_chance, log_every_n_steps=config.log_every_n_steps,
+                   precision=MixedPrecision(config.amp))
 
 
 def build_run_model(config: RunConfig, num_classes: int, input_shape, pretrained: bool = True):
@@ -130,6 +133,7 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
         return finished
     # The device and the data first: a mistake there stops the run before it writes anything.
     device = placement.start(config.device)
+    check_amp(config.amp, device)
     progress = progress and writes
     data = placement.prepare(load_dataset(config, progress=progress))
     if writes:

@@ -21,6 +21,7 @@ import paddle.nn.functional as F
 from paddle.base import unique_name
 
 from course.engine.errors import ConfigError
+from course.engine.precision import MixedPrecision
 from course.engine.progress import progress_bar
 
 
@@ -60,11 +61,13 @@ class Trainer:
             loads back.
         log_every_n_steps: keep the loss and rate of every N-th step in the epoch's ``steps``
             and hand them to ``logger`` (0 = none).
+        precision: a ``course.engine.precision.MixedPrecision`` (None: float32). Its loss
+            scale is part of the state a resume restores.
     """
 
     def __init__(self, model, optimizer, loss_kind="ce", scheduler=None, callbacks=(), logger=None,
                  num_classes=10, check_divergence=True, progress=True, run_dir=None, seed=None,
-                 names=None, stop_at_chance=True, log_every_n_steps=0):
+                 names=None, stop_at_chance=True, log_every_n_steps=0, precision=None):
         if loss_kind not in LOSS_KINDS:
             raise ConfigError(f"loss_kind must be one of {', '.join(LOSS_KINDS)}, got {loss_kind!r}")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
@@ -82,6 +85,7 @@ class Trainer:
         self.names = names if names is not None else unique_name.UniqueNameGenerator()
         self.log_every_n_steps = log_every_n_steps
         self._epoch_points: list[tuple] = []
+        self.precision = precision if precision is not None else MixedPrecision("off")
 
     # --- learning rate, for callbacks ------------------------------------------------------------
     def get_lr(self) -> float:
@@ -117,13 +121,14 @@ class Trainer:
         every, self._epoch_points = self.log_every_n_steps, []
         for images, labels in batches:
             images, labels = _tensor(images), _tensor(labels)
-            out = self.model(images)
-            loss, correct = self._loss_and_correct(out, labels)
-            loss.backward()
+            with self.precision.autocast():
+                out = self.model(images)
+                loss, correct = self._loss_and_correct(out, labels)
+            self.precision.backward(loss)
             # The rate this step uses, read before a per-batch schedule moves on to the next one.
             lr = self.get_lr()
             with unique_name.guard(self.names):
-                self.optimizer.step()
+                self.precision.step(self.optimizer)
             self.optimizer.clear_grad()
             self.global_step += 1
             if self.scheduler is not None and self.scheduler.step_unit == "batch":
@@ -159,7 +164,8 @@ class Trainer:
         class_counts = np.zeros(self.num_classes, dtype="int64")
         for images, labels in batches:
             images, labels = _tensor(images), _tensor(labels)
-            loss, correct = self._loss_and_correct(self.model(images), labels)
+            with self.precision.autocast():
+                loss, correct = self._loss_and_correct(self.model(images), labels)
             n = images.shape[0]
             loss_sum += float(loss) * n
             correct_sum += int(correct)
@@ -242,7 +248,7 @@ class Trainer:
                  "stop_training": self.stop_training, "diverged": self.diverged,
                  # Paddle's optimizer state leaves out a plain-float rate, which
                  # ReduceLROnPlateau may have lowered.
-                 "lr": self.get_lr()}
+                 "lr": self.get_lr(), "loss_scale": self.precision.state_dict()}
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
         return state
@@ -259,3 +265,4 @@ class Trainer:
         self.global_step = int(state["global_step"])
         self.stop_training = bool(state["stop_training"])
         self.diverged = str(state["diverged"])
+        self.precision.set_state_dict(state.get("loss_scale", {}))

@@ -24,13 +24,14 @@ def validate(config) -> None:
     from course.engine.callbacks.flags import callbacks_from_config
     from course.engine.device import check_device_name
     from course.engine.optimizers import canonical_optimizer
+    from course.engine.precision import AMP_CHOICES, resolve_amp
     from course.engine.schedules import build_schedule
 
     config.optimizer = _flagged("--optimizer", canonical_optimizer, config.optimizer)
     _at_least("--lr", config.lr, 0, strict=True)
-    for name in ("weight_decay", "subset", "val_subset", "image_size", "num_workers",
-                 "log_every_n_steps"):
+    for name in ("weight_decay", "subset", "val_subset", "image_size", "log_every_n_steps"):
         _at_least("--" + name.replace("_", "-"), getattr(config, name), 0)
+    _at_least("--num-workers", config.num_workers, -1)   # -1: auto (course/engine/data.py)
     for name in ("epochs", "batch_size"):
         _at_least("--" + name.replace("_", "-"), getattr(config, name), 1)
     if not 0 < config.validation_split < 1:
@@ -45,6 +46,9 @@ def validate(config) -> None:
                           "in all (use --loss auto or mse)")
     _check_augment(config.augment)
     _flagged("--device", check_device_name, config.device)
+    if config.amp not in AMP_CHOICES:
+        raise ConfigError(f"--amp: unknown precision {config.amp!r}; choose one of {', '.join(AMP_CHOICES)}")
+    config.amp = resolve_amp(config.amp, config.device, config.model)
     if config.schedule != "constant" or config.schedule_args:
         _flagged("--schedule", lambda _: build_schedule(
             config.schedule, config.lr, _CHECK_STEPS_PER_EPOCH, config.epochs, **config.schedule_args),
@@ -99,3 +103,16 @@ def _check_pretrained(spec: str) -> None:
     if spec not in ("", "imagenet") and not Path(spec).expanduser().is_file():
         raise ConfigError(f"--pretrained: no weights file {spec} (give a .pdparams file, 'imagenet' "
                           "or '' for random weights)")
+
+
+def parse_jobs(value) -> int | str:
+    """``--jobs``: 'auto' or a whole number >= 1 (an int or its text); the number as an int."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return "auto"
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise ConfigError(f"--jobs: expected 'auto' or a number of runs at once, got {value!r}") from None
+    _at_least("--jobs", jobs, 1)
+    return jobs

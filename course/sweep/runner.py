@@ -22,11 +22,13 @@ from pathlib import Path
 
 from course.engine.checkpoint import RESUME_FILE
 from course.engine.data import load_dataset
-from course.engine.device import resolve_device
+from course.engine.device import WorkerPlan, plan_workers, resolve_device
 from course.engine.errors import ConfigError, SweepError
 from course.engine.files import atomic_write_json, check_writable, read_json
+from course.engine.precision import check_amp
 from course.engine.progress import StatusBar, SweepProgress, on_terminal
 from course.engine.results import event_line, status_line
+from course.engine.validate import parse_jobs
 from course.sweep.grid import Sweep
 from course.sweep.workers import FAILED, USER_ERROR, train_in_workers, train_logged
 
@@ -38,7 +40,7 @@ def threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(jobs, 1))
 
 
-def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool = True,
+def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: bool = True,
               overwrite: bool = False, what: str = "", quiet: bool = False) -> list[dict]:
     """Run every unfinished cell of ``sweep``; return the results of all cells, in grid order.
 
@@ -47,14 +49,16 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool =
     runs already in the sweep's folder (``check_existing``). Then a line says what will run
     (``what`` adds the chapter's own details). An unfinished run continues from its last completed
     epoch, or with ``resume=False`` starts over. Finished runs are never trained again.
+    ``jobs`` is a number or 'auto' (``course.engine.device.plan_workers``: one run per GPU, or
+    per core on a CPU); on GPUs each worker process is pinned to its card.
     ``quiet`` prints nothing (and shows no bar) unless something goes wrong.
     """
-    if jobs < 1:
-        raise ConfigError(f"--jobs: must be >= 1, got {jobs}")
+    plan = plan_workers(parse_jobs(jobs), sweep.base.device)
+    jobs = plan.jobs
     progress = progress and not quiet
     cells = sweep.runs()
     data = load_dataset(cells[0][0], progress=progress)   # a data error is the same for every run
-    resolve_device(sweep.base.device)
+    check_amp(sweep.base.amp, resolve_device(sweep.base.device))
     check_writable(sweep.root, "--logdir")
     check_existing(cells, overwrite)
     todo = [(c, d) for c, d in cells if not (d / "result.json").exists()]
@@ -64,7 +68,7 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool =
                 f"{data.describe()}, {'up to ' if sweep.base.early_stop else ''}{sweep.base.epochs} "
                 f"epoch{'s' if sweep.base.epochs > 1 else ''}"
                 f"{', ' + what if what else ''}, "
-                f"{min(jobs, max(len(todo), 1))} at a time -> {sweep.root} (each run's details: "
+                f"{plan.describe(len(todo))} -> {sweep.root} (each run's details: "
                 "<run>/train.log)")
     del data   # the runs load their own copy
     sweep.root.mkdir(parents=True, exist_ok=True)
@@ -84,7 +88,7 @@ def run_sweep(sweep: Sweep, jobs: int = 1, progress: bool = True, resume: bool =
             for config, run_dir in todo:   # bars (stderr) stay on the terminal
                 train_logged(config, run_dir, progress, report=console.report, stderr=False)
         else:
-            _run_in_processes(todo, jobs, console)
+            _run_in_processes(todo, plan, console)
         console.finish()
     finally:
         console.close()
@@ -180,7 +184,7 @@ def check_existing(cells, overwrite: bool = False) -> None:
         shutil.rmtree(run_dir)
 
 
-def _run_in_processes(todo, jobs: int, console: SweepConsole) -> None:
+def _run_in_processes(todo, plan: WorkerPlan, console: SweepConsole) -> None:
     cells = []
     for config, run_dir in todo:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -188,8 +192,8 @@ def _run_in_processes(todo, jobs: int, console: SweepConsole) -> None:
         cells.append((config.to_dict(), str(run_dir)))
     failures = []
     # A run's own events (its epochs, its result) reach the console through console.report.
-    for run_dir, _, status, message in train_in_workers(cells, jobs, threads_per_job(jobs),
-                                                        console.report):
+    for run_dir, _, status, message in train_in_workers(cells, plan.jobs, threads_per_job(plan.jobs),
+                                                        console.report, cards=plan.cards):
         name = Path(run_dir).name
         if status == USER_ERROR:   # a user error is the same for every run: stop the sweep
             raise ConfigError(message)

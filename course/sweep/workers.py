@@ -107,11 +107,11 @@ def _train(cell: tuple[dict, str], report) -> tuple[str, dict | None, str, str]:
 
 
 class _Worker:
-    def __init__(self, context, threads: int, number: int):
+    def __init__(self, context, threads: int, number: int, card: str | None = None):
         self.conn, self._child_end = context.Pipe()
         self.process = context.Process(target=_serve, args=(self._child_end, threads),
                                        name=f"sweep-worker-{number}", daemon=False)
-        self.ready, self.cell = False, None
+        self.ready, self.cell, self.card = False, None, card
 
     def start(self) -> None:
         # Ctrl-C reaches the whole process group, and a worker still importing Paddle would die
@@ -171,10 +171,14 @@ class _Worker:
 
 
 @contextlib.contextmanager
-def _thread_env(threads: int):
-    # Threads for OpenMP/MKL must be set before a worker imports Paddle: through its environment.
-    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+def _worker_env(threads: int, card: str | None = None):
+    # Threads for OpenMP/MKL must be set before a worker imports Paddle: through its environment;
+    # so must the one GPU it may see (CUDA_VISIBLE_DEVICES), which its runs then call gpu:0.
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS") + (("CUDA_VISIBLE_DEVICES",) if card else ())
+    saved = {k: os.environ.get(k) for k in names}
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if card:
+        os.environ["CUDA_VISIBLE_DEVICES"] = card
     try:
         yield
     finally:
@@ -185,8 +189,11 @@ def _thread_env(threads: int):
                 os.environ[key] = value
 
 
-def train_in_workers(cells, jobs: int, threads: int, on_event=None):
+def train_in_workers(cells, jobs: int, threads: int, on_event=None, cards=()):
     """Yield ``(run_dir, result, status, message)`` for each (config dict, run dir) as it ends.
+
+    ``cards[i]``, if given, is the GPU worker i is pinned to (its ``CUDA_VISIBLE_DEVICES``); a
+    worker that replaces a dead one gets the dead one's card.
 
     ``on_event(event)`` is called with each event a run reports (``run_experiment``'s
     ``report``), as it arrives. A run whose worker died is yielded with status FAILED, and a
@@ -195,19 +202,19 @@ def train_in_workers(cells, jobs: int, threads: int, on_event=None):
     context = multiprocessing.get_context("spawn")
     pending, workers, started = deque(cells), [], 0
 
-    def start_worker():
+    def start_worker(card=None):
         nonlocal started
         started += 1
-        worker = _Worker(context, threads, started)
+        worker = _Worker(context, threads, started, card)
         workers.append(worker)   # first, so that a Ctrl-C from here on stops it too
-        with _thread_env(threads):
+        with _worker_env(threads, card):
             worker.start()
         worker.give(pending.popleft())
 
     finished = False
     try:
         while pending and len(workers) < jobs:
-            start_worker()
+            start_worker(cards[len(workers)] if cards else None)
         while workers:
             ready = set(wait([w.conn for w in workers] + [w.process.sentinel for w in workers]))
             for worker in [w for w in workers if {w.conn, w.process.sentinel} & ready]:
@@ -234,7 +241,7 @@ def train_in_workers(cells, jobs: int, threads: int, on_event=None):
                             "`if __name__ == \"__main__\":`, since each worker imports your script")
                     yield worker.cell[1], None, FAILED, f"its worker process {worker.how_it_died()}"
                     if pending:
-                        start_worker()
+                        start_worker(worker.card)
                     continue
                 yield message
                 if pending:

@@ -23,6 +23,7 @@ _LAZY = {
     "detect_layout": "image_folder", "find_classes": "image_folder",
     "load_image": "image_folder", "IMAGE_EXTENSIONS": "image_folder",
     "build_transforms": "augment", "AUGMENT_PRESETS": "augment",
+    "seeded_loader": "seeded", "SeededBatchSampler": "seeded", "SeededDraws": "seeded",
 }
 
 __all__ = sorted([*_LAZY, "sample_tree"])

@@ -34,6 +34,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from data.folders.augment import build_transforms
+from data.folders.seeded import seeded_loader
 from data.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -267,12 +268,15 @@ def load_image(path, image_size=None):
 
 
 def make_loaders(root, image_size=(256, 256), batch_size=32, validation_split=0.2, seed=12,
-                 augment="none", num_workers=0, on_error="skip", drop_last=False):
+                 augment="none", num_workers=0, on_error="skip", drop_last=False, shuffle_seed=0):
     """Build train/val(/test) ``paddle.io.DataLoader``s for an image folder of either layout.
 
     Training data gets the ``augment`` preset (``data.folders.augment.AUGMENT_PRESETS``) and is
-    shuffled; validation and test are only rescaled and keep file order. Returns
-    ``dict(train=DataLoader, val=DataLoader, test=DataLoader or None, classes=[...])``.
+    shuffled, both drawn from ``shuffle_seed``, the epoch and the image alone
+    (``data.folders.seeded``: the same batches whatever ``num_workers``, and a ``state_dict`` to
+    resume from); ``seed`` is the validation split's. Validation and test are only rescaled and
+    keep file order. Returns ``dict(train=SeededLoader, val=DataLoader, test=DataLoader or None,
+    classes=[...])``.
     """
     train_transform, eval_transform = build_transforms(augment)
     common = dict(validation_split=validation_split, seed=seed, image_size=image_size,
@@ -283,12 +287,14 @@ def make_loaders(root, image_size=(256, 256), batch_size=32, validation_split=0.
     if train.layout == "split" and "test" in detect_layout(root)[1]:
         test = ImageFolderDataset(root, "test", transform=eval_transform, **common)
 
-    def loader(dataset, shuffle):
-        return paddle.io.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
-                                    drop_last=drop_last and shuffle, num_workers=num_workers)
+    def loader(dataset):
+        return paddle.io.DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                                    num_workers=num_workers)
 
-    return dict(train=loader(train, True), val=loader(val, False),
-                test=loader(test, False) if test is not None else None, classes=train.classes)
+    return dict(train=seeded_loader(train, batch_size, shuffle_seed, drop_last=drop_last,
+                                    num_workers=num_workers),
+                val=loader(val), test=loader(test) if test is not None else None,
+                classes=train.classes)
 
 
 def _check_image_size(image_size):
