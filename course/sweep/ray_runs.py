@@ -5,7 +5,8 @@ No file system is shared: a run's directory travels as tar bytes through Ray's o
 - ``RunKeeper`` is an actor the driver pins to its own node, the one machine that has
   ``--logdir``; it is the only writer of the sweep's run directories while the sweep runs.
   ``begin(run)`` hands a starting attempt of a run everything its directory holds (config, the
-  resume checkpoint ``last.pdckpt``, metrics, train.log), and ``store`` mirrors a run's directory
+  resume checkpoint ``last.pdckpt``, metrics, train.log) and the sweep's ``sweep.json`` and run
+  names beside it (VisualDL's run names depend on them), and ``store`` mirrors a run's directory
   back into ``--logdir``, file by file with atomic renames, ``last.pdckpt`` after the metrics and
   ``result.json`` last, as a local run writes them.
 - ``train_run`` is the task, one per run, on whichever node Ray schedules it: it fetches the run's
@@ -77,11 +78,16 @@ class RunKeeper:
         for stale in self.root.glob(f"*/{INCOMING}"):   # left by a sweep stopped while storing
             shutil.rmtree(stale, ignore_errors=True)
 
-    def begin(self, run: str) -> tuple[int, bytes]:
-        """Start a new attempt of ``run``: its number, and the run directory's files now."""
+    def begin(self, run: str) -> tuple[int, bytes, dict]:
+        """Start a new attempt of ``run``: its number, the run directory's files now, and what a
+        run reads beside its folder (``sweep.json`` and the other runs' names: they choose the
+        name VisualDL shows, ``course.engine.vdl.run_display_name``)."""
         self.attempts[run] = self.attempts.get(run, 0) + 1
         run_dir = self.root / run
-        return self.attempts[run], pack(run_dir) if run_dir.is_dir() else b""
+        sweep_file = self.root / "sweep.json"
+        beside = {"sweep.json": sweep_file.read_text(encoding="utf-8") if sweep_file.is_file() else None,
+                  "runs": sorted(p.name for p in self.root.iterdir() if p.is_dir())}
+        return self.attempts[run], pack(run_dir) if run_dir.is_dir() else b"", beside
 
     def store(self, run: str, attempt: int, snapshot: bytes, events=()) -> bool:
         """Mirror ``snapshot`` into the run's directory, then queue ``events`` for the console.
@@ -155,10 +161,13 @@ def train_run(config_dict: dict, keeper, threads: int) -> tuple[str, str, str]:
     paddle.base.core.set_num_threads(threads)
     config = RunConfig.from_dict(config_dict)
     run = config.run_name()
-    attempt, snapshot = ray.get(keeper.begin.remote(run))
-    context = ray.get_runtime_context()
-    node = f"{ray.util.get_node_ip_address()} {context.get_node_id()[:8]}"
-    scratch = Path(tempfile.mkdtemp(prefix=f"sweep-{run}-"))
+    attempt, snapshot, beside = ray.get(keeper.begin.remote(run))
+    node_id = ray.get_runtime_context().get_node_id()
+    # The address the node joined with (this process's own guess can be another interface's).
+    ip = next((n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id), "?")
+    node = f"{ip} {node_id[:8]}"
+    workdir = Path(tempfile.mkdtemp(prefix="sweep-"))
+    scratch = workdir / run   # named as in --logdir, beside what it is beside there
     done_event = []
 
     def send(events=(), files=True) -> None:
@@ -174,6 +183,10 @@ def train_run(config_dict: dict, keeper, threads: int) -> tuple[str, str, str]:
             send([event], files=event["event"] == "epoch")
 
     try:
+        for name in [*beside["runs"], run]:
+            (workdir / name).mkdir(exist_ok=True)
+        if beside["sweep.json"] is not None:
+            (workdir / "sweep.json").write_text(beside["sweep.json"], encoding="utf-8")
         if snapshot:
             unpack(snapshot, scratch)
         with open(scratch / "train.log", "a", encoding="utf-8") as log:
@@ -190,4 +203,4 @@ def train_run(config_dict: dict, keeper, threads: int) -> tuple[str, str, str]:
         send(done_event)
         return status, message, node
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
