@@ -46,6 +46,14 @@ class Launch:
     report_only: bool = setting(False, "only (re)write the table and plots from finished runs")
     dry_run: bool = setting(False, "smoke test: the same work, shrunk to seconds (1 epoch on 512 "
                                    "images, output under LOGDIR/dry-run)")
+    # Many machines: course/sweep/ray_cluster.py (needs requirements-ray.txt).
+    backend: str = setting("local", "where the runs train: 'local' (--jobs processes here) or 'ray' "
+                                    "(one Ray task per run, on a cluster or a local Ray instance)")
+    address: str = setting("", "with --backend ray: the Ray head to join, HOST:PORT ('' starts a "
+                               "local Ray instance)")
+    cpus_per_run: int = setting(1, "with --backend ray: CPUs each run asks Ray for (its thread count)")
+    gpus_per_run: float = setting(0.0, "with --backend ray: GPUs each run asks Ray for (0.5: two "
+                                       "runs share a GPU)")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

@@ -7,6 +7,7 @@ Paddle is imported once and the whole matrix takes seconds.
 """
 import errno
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,8 @@ CASES = [
     ("sweep", [*MNIST, "--amp", "fp8"], "--amp: unknown precision 'fp8'; choose one of auto, off, fp16, bf16"),
     ("sweep", [*MNIST, "--num-workers", "-2"], "--num-workers: must be >= -1, got -2"),
     ("gym", ["--data", "{split}", "--pretrained", "none", "--amp", "fp16"], "--amp fp16: float16 needs a GPU"),
+    ("sweep", [*MNIST, "--backend", "spark"], "--backend: unknown backend 'spark'; choose local or ray"),
+    ("sweep", [*MNIST, "--address", "10.0.0.1:6379"], "--address: only with --backend ray"),
     ("sweep", [*MNIST, "--logdir", "{file}"], "--logdir: {file} is a file, not a folder"),
     ("sweep", [*MNIST, "--logdir", "/proc/lab"], "--logdir: cannot create folders in /proc"),
     ("sweep", [*MNIST, "--logdir", "/sys/lab"], "--logdir: cannot create folders in /sys"),
@@ -182,6 +185,10 @@ def test_the_matrix_is_as_large_as_promised():
 @pytest.mark.parametrize("entry, argv, expected", CASES,
                          ids=[f"{e}:{' '.join(a[2:] if a[:1] == ['--dataset'] else a)}"[:70] for e, a, _ in CASES])
 def test_a_user_mistake_is_one_line_and_leaves_nothing(entry, argv, expected, places, capsys, monkeypatch):
+    one_line_and_nothing_left(entry, argv, expected, places, capsys, monkeypatch)
+
+
+def one_line_and_nothing_left(entry, argv, expected, places, capsys, monkeypatch):
     monkeypatch.chdir(places["tmp"])
     monkeypatch.setenv("PADDLE_OPT_LAB_DATA", str(places["tmp"] / "data-root"))   # never the real cache
     argv = [a.format(**places) for a in argv]
@@ -200,6 +207,31 @@ def test_a_user_mistake_is_one_line_and_leaves_nothing(entry, argv, expected, pl
     assert expected.format(**places) in lines[0]
     assert "Traceback" not in err
     assert tree(places["tmp"]) == before, "a rejected command left files behind"
+
+
+# --backend ray: the flags are checked before Ray is imported or started, the address before it
+# is joined; a head that does not answer is one line within seconds, not Ray's minutes of retries.
+RAY_CASES = [
+    ("sweep", [*MNIST, "--backend", "ray", "--address", "nohost"], "--address: expected the Ray head as HOST:PORT"),
+    ("sweep", [*MNIST, "--backend", "ray", "--address", "127.0.0.1:99999"], "--address: expected the Ray head"),
+    ("sweep", [*MNIST, "--backend", "ray", "--address", "127.0.0.1:1"], "--address: no Ray head answers at 127.0.0.1:1"),
+    ("sweep", [*MNIST, "--backend", "ray", "--cpus-per-run", "0"], "--cpus-per-run: must be >= 1, got 0"),
+    ("sweep", [*MNIST, "--backend", "ray", "--gpus-per-run", "-0.5"], "--gpus-per-run: must be >= 0"),
+    ("reduce_lr", [*MNIST, "--backend", "ray", "--address", "x:y"], "--address: expected the Ray head"),
+]
+
+
+@pytest.mark.parametrize("entry, argv, expected", RAY_CASES, ids=[" ".join(a[4:]) for _, a, _ in RAY_CASES])
+def test_a_ray_mistake_is_one_line_and_leaves_nothing(entry, argv, expected, places, capsys, monkeypatch):
+    pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
+    one_line_and_nothing_left(entry, argv, expected, places, capsys, monkeypatch)
+
+
+@pytest.mark.parametrize("entry, argv", [("sweep", MNIST), ("gym", ["--data", "{split}", "--pretrained", "none"])])
+def test_backend_ray_without_ray_says_how_to_install_it(entry, argv, places, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)   # what `import ray` meets where Ray is not installed
+    one_line_and_nothing_left(entry, [*argv, "--backend", "ray"], "--backend ray: Ray is not installed; "
+                              "install it with: pip install -r requirements-ray.txt", places, capsys, monkeypatch)
 
 
 def test_a_full_disk_is_one_line_that_says_finished_runs_are_intact(tmp_path, capsys, monkeypatch):

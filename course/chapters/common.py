@@ -38,6 +38,8 @@ def sweep_flags(cl, seeds=None, jobs: bool = True) -> None:
     cl.settings("where and how", RunConfig, "device", "amp", "num_workers")
     launch = ("jobs", "report_only", "resume", "overwrite") if jobs else ()
     cl.settings("where and how", Launch, *launch, "progress", "quiet", "dry_run")
+    if jobs:   # many machines: course/sweep/ray_cluster.py
+        cl.settings("many machines (Ray)", Launch, "backend", "address", "cpus_per_run", "gpus_per_run")
 
 
 def run_flags(cl, *launch: str) -> None:
@@ -138,11 +140,14 @@ def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None)
     """
     from course.sweep.confirm import confirm_best
     from course.sweep.report import load_runs, write_report
+    from course.sweep.ray_cluster import ray_cluster
     from course.sweep.runner import check_existing, run_sweep
 
     cells = sweep.runs()
+    cluster = ray_cluster(*(getattr(args, name, Launch.__dataclass_fields__[name].default)
+                            for name in ("backend", "address", "cpus_per_run", "gpus_per_run")))
     options = dict(jobs=args.jobs, progress=args.progress, resume=args.resume, overwrite=args.overwrite,
-                   quiet=args.quiet)
+                   quiet=args.quiet, cluster=cluster)
     if args.report_only:
         check_existing(cells)   # a table of runs trained with other settings would mislead
     else:

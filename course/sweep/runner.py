@@ -41,7 +41,8 @@ def threads_per_job(jobs: int) -> int:
 
 
 def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: bool = True,
-              overwrite: bool = False, what: str = "", quiet: bool = False) -> list[dict]:
+              overwrite: bool = False, what: str = "", quiet: bool = False,
+              cluster=None) -> list[dict]:
     """Run every unfinished cell of ``sweep``; return the results of all cells, in grid order.
 
     Everything a user can get wrong is checked before anything is written: the settings (when the
@@ -51,7 +52,8 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
     epoch, or with ``resume=False`` starts over. Finished runs are never trained again.
     ``jobs`` is a number or 'auto' (``course.engine.device.plan_workers``: one run per GPU, or
     per core on a CPU); on GPUs each worker process is pinned to its card.
-    ``quiet`` prints nothing (and shows no bar) unless something goes wrong.
+    ``quiet`` prints nothing (and shows no bar) unless something goes wrong. ``cluster`` (a
+    ``course.sweep.ray_cluster.RayCluster``) trains the runs as Ray tasks instead of here.
     """
     plan = plan_workers(parse_jobs(jobs), sweep.base.device)
     jobs = plan.jobs
@@ -62,6 +64,8 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
     check_writable(sweep.root, "--logdir")
     check_existing(cells, overwrite)
     todo = [(c, d) for c, d in cells if not (d / "result.json").exists()]
+    if cluster is not None and todo:
+        jobs = cluster.connect()   # a wrong --address stops here, before anything is written
     grid = f"{', '.join(sweep.optimizers)} x {len(sweep.lrs)} rate(s) x {len(sweep.seeds)} seed(s)"
     console = SweepConsole(todo, jobs, progress, quiet, several_seeds=len(sweep.seeds) > 1)
     console.say(f"{len(cells)} runs ({grid}) of {sweep.base.model} on {sweep.base.dataset}: "
@@ -84,7 +88,9 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
         console.say(f"{len(cells) - len(todo)} of {len(cells)} runs already done in {sweep.root}; "
                     f"running the other {len(todo)}")
     try:
-        if jobs == 1 or len(todo) <= 1:
+        if cluster is not None and todo:
+            cluster.train(todo, console)
+        elif jobs == 1 or len(todo) <= 1:
             for config, run_dir in todo:   # bars (stderr) stay on the terminal
                 train_logged(config, run_dir, progress, report=console.report, stderr=False)
         else:
@@ -92,6 +98,8 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
         console.finish()
     finally:
         console.close()
+        if cluster is not None:
+            cluster.disconnect()
     return [read_json(d / "result.json") for _, d in cells]
 
 
