@@ -163,7 +163,7 @@ def train_run(config_dict: dict, keeper, threads: int) -> tuple[str, str, str]:
     run = config.run_name()
     attempt, snapshot, beside = ray.get(keeper.begin.remote(run))
     node_id = ray.get_runtime_context().get_node_id()
-    # The address the node joined with (this process's own guess can be another interface's).
+    # The address Ray registered the node under, as `ray status` lists it.
     ip = next((n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id), "?")
     node = f"{ip} {node_id[:8]}"
     workdir = Path(tempfile.mkdtemp(prefix="sweep-"))
