@@ -26,12 +26,13 @@ engine's seeded one, so the numbers differ from the course's in detail (a run is
 
 examples:
   python scripts/ch2_networks.py                 # the full table: 6 runs, 10 epochs on 50,000 images
+  python scripts/ch2_networks.py --optimizers sgd+sigmoid500 --seeds 0,1,2,3   # one row, 4 seeds
   python scripts/ch2_networks.py --epochs 3      # shorter
   python scripts/ch2_networks.py --dry-run
 """
 from __future__ import annotations
 
-from course.chapters.common import run_and_report, sweep_flags
+from course.chapters.common import pick_arms, run_and_report, sweep_flags
 from course.cli import CommandLine
 from course.engine.config import RunConfig
 from course.sweep.grid import Sweep
@@ -46,6 +47,8 @@ ROWS = [
     ("relu512-256+l2", "mlp_relu", 0.1, 5e-4, "double_softmax"),
     ("sigmoid500-1softmax", "mlp500_sigmoid", 0.1, 0.0, "ce"),   # measured: one softmax only
 ]
+# the rows by their report names: --optimizers picks some (one row takes minutes, several seeds of it too)
+ARM_NAMES = ",".join(f"sgd+{label}" for label, *_ in ROWS)
 COURSE = {("sgd+sigmoid500", 0.1): 0.8503, ("sgd+sigmoid500", 1.0): 0.9587,
           ("sgd+relu500", 0.1): 0.9618, ("sgd+relu512-256", 0.1): 0.9710,
           ("sgd+relu512-256+l2", 0.1): 0.9718}
@@ -71,6 +74,7 @@ def against_the_course(runs) -> list[str]:
 def command_line() -> CommandLine:
     """The course's settings as flags, then where and how."""
     cl = CommandLine(__doc__)
+    cl.settings("the course's settings", Sweep, "optimizers", optimizers=ARM_NAMES)
     cl.settings("the course's settings", RunConfig, "dataset", "data_cache", "epochs", "batch_size",
                 "subset", "val_subset", epochs=EPOCHS, batch_size=BATCH_SIZE)
     sweep_flags(cl)
@@ -83,7 +87,7 @@ def main(argv=None) -> int:
     args = cl.parse(argv)
     # (stop_at_chance off: the course's double-softmax sigmoid net starts slowly, which is its lesson)
     base = cl.config(args, model="mlp500_sigmoid", stop_at_chance=False)
-    sweep = Sweep(base, arms(), lrs=[0.1, 1.0], seeds=args.seeds,
+    sweep = Sweep(base, pick_arms(arms(), args.optimizers, base), lrs=[0.1, 1.0], seeds=args.seeds,
                   logdir=args.logdir, folder="ch2-networks")
     run_and_report(sweep, args, title="ch2-networks: the course's networks (网络结构)",
                    what=f"SGD, batch {args.batch_size}", summary=against_the_course)
