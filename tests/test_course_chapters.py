@@ -41,6 +41,24 @@ def test_ch2_puts_the_courses_rows_beside_ours(tmp_path, capsys):
     assert len(configs) == 6 and {c["batch_size"] for c in configs.values()} == {32}
 
 
+def test_ch2_trains_only_the_rows_asked_for_at_every_seed(tmp_path, capsys):
+    # The first row's seed spread is measured this way: one row, several seeds, not the whole table.
+    code = run_main(ch2_networks.main, ["--dataset", f"mnist:{FIXTURE}", "--subset", "256",
+                                        "--val-subset", "128", "--epochs", "1", "--logdir", str(tmp_path),
+                                        "--optimizers", "sgd+sigmoid500", "--seeds", "0,1",
+                                        "--jobs", "1", "--no-progress", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    runs = sorted(p.parent.name for p in tmp_path.rglob("result.json"))
+    assert runs == [f"sgd+sigmoid500-lr{lr}-seed{seed}" for lr in ("0.1", "1") for seed in (0, 1)]
+
+
+def test_ch2_names_its_rows_when_asked_for_one_it_lacks(tmp_path, capsys):
+    code = run_main(ch2_networks.main, [*MNIST, "--logdir", str(tmp_path), "--optimizers", "sgd+tanh500"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: --optimizers: unknown arm(s) sgd+tanh500")
+    assert "sgd+sigmoid500-1softmax" in err and err.count("\n") == 1
+
+
 def test_ch3_trains_a_regression_and_a_classification(tmp_path, capsys):
     run(ch3_loss, tmp_path, capsys, "--jobs", "1", "--no-progress")
     results = {p.parent.name: json.loads(p.read_text()) for p in tmp_path.rglob("result.json")}

@@ -56,7 +56,7 @@ def pick_arms(arms: list[dict], wanted: list[str] | None, base) -> list[dict]:
     unknown = [w for w in wanted if w not in names]
     if unknown:
         raise ConfigError(f"--optimizers: unknown arm(s) {', '.join(unknown)}; "
-                          f"this article's are {', '.join(names)}")
+                          f"the choices are {', '.join(names)}")
     return [arm for arm, name in zip(arms, names) if name in wanted]
 
 
