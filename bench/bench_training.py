@@ -4,7 +4,8 @@
 Measures in one run, side by side (interleaved A, B, C, D, A, B, ... with repeats; medians):
   1. our loop: course.engine.trainer.Trainer.train_epoch over data.batches.ArrayLoader
   2. the ceiling: the same step on batches already held as paddle tensors
-  3. our loop with LeNet's convs on paddle.nn.Conv2D's forward (what models.layers.Conv2D saves)
+  3. our loop with LeNet's convs on paddle.nn.Conv2D's forward (what models.layers.Conv2D, on
+     oneDNN, saves)
   4. paddle.Model.fit (hapi) on a paddle.io.Dataset over the same arrays
   5. the course's per-sample load_data generator feeding our step
   all LeNet + SGD, batch 64, one thread, real MNIST; then

@@ -6,7 +6,7 @@
 - ``ceiling``: the same model and optimizer on batches that are already paddle tensors; the loop
   does only forward, loss, backward, step, clear_grad. No loop can be faster than this one.
 - ``paddle_conv``: ours, with LeNet's convolutions running ``paddle.nn.Conv2D``'s own forward
-  instead of ``models.layers.Conv2D``'s faster bias add: what that layer saves.
+  instead of ``models.layers.Conv2D``'s (oneDNN's kernels, models.fast_conv): what that layer saves.
 - ``hapi``: ``paddle.Model.fit`` on a ``paddle.io.Dataset`` over the same arrays (per-sample
   ``__getitem__`` + collate in ``DataLoader``, a metric and callbacks every step).
 - ``course``: the course's own ``load_data`` generator (【手写数字识别】之优化算法, article 002)
@@ -77,8 +77,9 @@ def make_ceiling(images, labels, seed=0):
 
 
 def make_paddle_conv(images, labels, seed=0):
-    """Ours, with LeNet's convolutions back on paddle.nn.Conv2D's forward (its slow bias add):
-    what models.layers.Conv2D saves. Same parameters, same numbers."""
+    """Ours, with LeNet's convolutions back on paddle.nn.Conv2D's forward (Paddle's im2col + GEMM
+    kernel and its slow bias add): what models.layers.Conv2D saves. Same parameters; the same
+    numbers within float32 rounding."""
     trainer = fresh_trainer(seed)
     for layer in trainer.model.sublayers():
         if isinstance(layer, Conv2D):
