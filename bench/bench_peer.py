@@ -25,7 +25,6 @@ import argparse
 import importlib.util
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,14 +37,14 @@ USER_ENV = dict(os.environ)
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import finish, median, print_targets  # noqa: E402
 from course.cli import CommandLine, run_main  # noqa: E402
 from course.engine.config import RunConfig  # noqa: E402
 from course.engine.errors import ConfigError  # noqa: E402
 
 WORKER = ROOT / "bench" / "peer_worker.py"
 MODES = {"1x1": (1, 1), "1x2": (1, 2), "2x1": (2, 1)}   # name: (processes, threads each)
-LABELS = {"ours": "ours", "ours-fused": "ours, fused LeNet blocks",
-          "ours-paddle-conv": "ours, Paddle's conv kernels", "torch": "PyTorch"}
+LABELS = {"ours": "ours", "ours-paddle-conv": "ours, Paddle's conv kernels", "torch": "PyTorch"}
 NET_LABELS = {"lenet": "LeNet", "mlp": "MLP 784-512-256-10"}
 TARGETS = {  # name: threshold of a ">=" target
     "ours / PyTorch, LeNet, 1 thread": 1.0,
@@ -68,9 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", default="1x1,1x2,2x1", help="modes, from: 1x1, 1x2, 2x1")
     p.add_argument("--no-paddle-conv", action="store_true",
                    help="leave out ours on Paddle's own conv kernels (the before-picture)")
-    p.add_argument("--fused", action="store_true",
-                   help="add ours with LeNet's conv + ReLU + pool blocks fused "
-                        "(models.layers.conv_relu_pool; LeNet itself does not call it yet)")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     p.add_argument("--json", metavar="OUT", default="", help="save every measured number to this file")
     return p
@@ -145,10 +141,6 @@ def time_epoch(workers, fw, mode, net) -> dict:
             "loadavg": os.getloadavg()[0]}
 
 
-def median(values):
-    return statistics.median(values) if values else float("nan")
-
-
 def report(results, frameworks, modes, nets) -> list[str]:
     """Print the medians, ratios and scaling; return the target lines."""
     m = results["measurements"]
@@ -181,20 +173,23 @@ def report(results, frameworks, modes, nets) -> list[str]:
             f"{LABELS[fw]} {NET_LABELS[net]} "
             f"{median([r['images_per_cpu_s'] for r in m[f'{fw}|1x1|{net}']]):.0f}"
             for fw in frameworks for net in nets))
-    values = {}
+    values, rounds = {}, {}   # a target's ratio of medians, and its ratio in each round
+
+    def ratio(name, a, b):
+        values[name] = med[a] / med[b]
+        rounds[name] = [x["images_per_s"] / y["images_per_s"] for x, y in zip(m[a], m[b])]
+
     if "torch" in frameworks and "1x1" in modes:
         for net, name in (("lenet", "ours / PyTorch, LeNet, 1 thread"),
                           ("mlp", "ours / PyTorch, MLP, 1 thread")):
             if net in nets:
-                values[name] = med[f"ours|1x1|{net}"] / med[f"torch|1x1|{net}"]
+                ratio(name, f"ours|1x1|{net}", f"torch|1x1|{net}")
     if {"1x1", "1x2"} <= set(modes) and "lenet" in nets:
-        values["ours LeNet, 2 threads / 1 thread"] = med["ours|1x2|lenet"] / med["ours|1x1|lenet"]
-    lines = [f"{name} = {v:.2f}  target >= {TARGETS[name]:g}  "
-             f"{'PASS' if v >= TARGETS[name] else 'FAIL'}" for name, v in values.items()]
-    print("\ntargets:")
-    for line in lines:
-        print("  " + line)
-    return lines
+        ratio("ours LeNet, 2 threads / 1 thread", "ours|1x2|lenet", "ours|1x1|lenet")
+    return print_targets([f"{name} = {v:.2f}  target >= {TARGETS[name]:g}  "
+                          f"{'PASS' if v >= TARGETS[name] else 'FAIL'}  (rounds: "
+                          f"{', '.join(format(r, '.2f') for r in rounds[name])})"
+                          for name, v in values.items()])
 
 
 def main(argv=None) -> int:
@@ -207,8 +202,7 @@ def main(argv=None) -> int:
         raise ConfigError(f"nets from {','.join(NET_LABELS)}, modes from {','.join(MODES)}, "
                           f"--images >= 64, --rounds >= 1, --dataset mnist or mnist:PATH; got "
                           f"{args.nets!r}, {args.modes!r}, {args.images}, {rounds}, {args.dataset!r}")
-    frameworks = (["ours"] + (["ours-fused"] if args.fused else [])
-                  + ([] if args.no_paddle_conv else ["ours-paddle-conv"]))
+    frameworks = ["ours"] + ([] if args.no_paddle_conv else ["ours-paddle-conv"])
     if importlib.util.find_spec("torch") is None:
         print(INSTALL_HINT)
     else:
@@ -237,12 +231,7 @@ def main(argv=None) -> int:
             for worker in workers.values():
                 worker.close()
     results["targets"] = report(results, frameworks, modes, nets)
-    results["loadavg_end"] = os.getloadavg()
-    print(f"load average: start {' '.join(f'{x:.2f}' for x in results['loadavg_start'])}, "
-          f"end {' '.join(f'{x:.2f}' for x in results['loadavg_end'])}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(f"numbers saved to {args.json}")
+    finish(results, args.json)
     return 0
 
 

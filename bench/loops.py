@@ -26,6 +26,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from bench.common import train_on_batches
 from course.engine.config import RunConfig
 from data.batches import ArrayLoader
 from course.engine.experiment import build_training
@@ -66,14 +67,7 @@ def make_ceiling(images, labels, seed=0):
     batches = [(paddle.to_tensor(x), paddle.to_tensor(y.reshape(-1, 1)))
                for x, y in ArrayLoader(images, labels, BATCH_SIZE, shuffle=True, seed=seed)]
 
-    def epoch():
-        model.train()
-        for x, y in batches:
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
-            optimizer.clear_grad()
-    return epoch
+    return lambda: train_on_batches(model, optimizer, batches, F.cross_entropy)
 
 
 def make_paddle_conv(images, labels, seed=0):

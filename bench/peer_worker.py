@@ -13,9 +13,8 @@ The nets, as the course has them:
 Both trained with SGD (lr 0.01) and cross-entropy at batch 64, on batches already held as
 tensors of each framework (the step alone: forward, loss, backward, step, zero the gradients).
 
-Frameworks: ``ours`` (the project's models on Paddle, convolutions on oneDNN), ``ours-fused``
-(ours, with LeNet's conv + ReLU + max-pool blocks fused by ``models.layers.conv_relu_pool``: what
-LeNet would train at if its forward called it), ``ours-paddle-conv``
+Frameworks: ``ours`` (the project's models on Paddle: LeNet's conv + ReLU + max-pool blocks on
+oneDNN, ``models.layers.conv_relu_pool``), ``ours-paddle-conv``
 (the same with ``PADDLE_OPT_LAB_FAST_CONV=0``: Paddle's own convolution kernels, as before the
 oneDNN path), ``torch`` (PyTorch, the same nets written with ``torch.nn``).
 """
@@ -25,15 +24,18 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import train_on_batches  # noqa: E402
+
 BATCH_SIZE = 64
 LR = 0.01
 NETS = ("lenet", "mlp")
-FRAMEWORKS = ("ours", "ours-fused", "ours-paddle-conv", "torch")
+FRAMEWORKS = ("ours", "ours-paddle-conv", "torch")
 
 
 def load_digits(dataset: str, count: int):
@@ -47,22 +49,7 @@ def load_digits(dataset: str, count: int):
     return images, np.asarray(labels[:count], dtype="int64")
 
 
-def fused_lenet():
-    """The course's LeNet, its blocks run by models.layers.conv_relu_pool (same parameters)."""
-    import paddle
-
-    from models.layers import conv_relu_pool
-    from models.mnist_nets import LeNet
-
-    class FusedLeNet(LeNet):
-        def forward(self, x):
-            x = conv_relu_pool(self.conv1, self.pool1, x)
-            x = conv_relu_pool(self.conv2, self.pool2, x)
-            return self.fc(paddle.flatten(x, start_axis=1))
-    return FusedLeNet()
-
-
-def paddle_epochs(nets, images, labels, threads: int, fused: bool = False) -> dict:
+def paddle_epochs(nets, images, labels, threads: int) -> dict:
     """{net: epoch()} for our models on Paddle."""
     import course  # noqa: F401  (quiets Paddle's import warning)
     import paddle
@@ -78,17 +65,9 @@ def paddle_epochs(nets, images, labels, threads: int, fused: bool = False) -> di
     epochs = {}
     for name in nets:
         paddle.seed(0)
-        model = fused_lenet() if fused and name == "lenet" else {"lenet": LeNet, "mlp": MLPRelu}[name]()
+        model = {"lenet": LeNet, "mlp": MLPRelu}[name]()
         optimizer = paddle.optimizer.SGD(LR, parameters=model.parameters())
-
-        def epoch(model=model, optimizer=optimizer, batches=batches):
-            model.train()
-            for x, y in batches:
-                loss = F.cross_entropy(model(x), y)
-                loss.backward()
-                optimizer.step()
-                optimizer.clear_grad()
-        epochs[name] = epoch
+        epochs[name] = partial(train_on_batches, model, optimizer, batches, F.cross_entropy)
     return epochs
 
 
@@ -114,15 +93,7 @@ def torch_epochs(nets, images, labels, threads: int) -> dict:
     for name in nets:
         model = builders[name]()
         optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-
-        def epoch(model=model, optimizer=optimizer, batches=batches):
-            model.train()
-            for x, y in batches:
-                loss = nn.functional.cross_entropy(model(x), y)
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad()
-        epochs[name] = epoch
+        epochs[name] = partial(train_on_batches, model, optimizer, batches, nn.functional.cross_entropy)
     return epochs
 
 
@@ -141,7 +112,7 @@ def main(argv=None) -> int:
     if args.framework == "torch":
         epochs = torch_epochs(nets, images, labels, args.threads)
     else:
-        epochs = paddle_epochs(nets, images, labels, args.threads, args.framework == "ours-fused")
+        epochs = paddle_epochs(nets, images, labels, args.threads)
     for name in nets:   # one untimed epoch each: kernel set-up and first allocations
         epochs[name]()
     print("READY " + json.dumps({"images": len(images)}), flush=True)

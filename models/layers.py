@@ -61,10 +61,15 @@ def conv_relu_pool(conv: Conv2D, pool: nn.MaxPool2D, x):
     ``conv`` would not run on oneDNN by itself. Measured on LeNet, one thread: 1.16-1.20x the
     images per CPU second of the conv alone on oneDNN (bench/bench_peer.py --fused), and oneDNN's
     multi-threaded kernels then run ~83% of a training step instead of ~64% (ONEDNN_VERBOSE),
-    what a second thread can speed up. A network opts in by calling it in its ``forward``.
+    what a second thread can speed up. A network opts in by calling it in its ``forward``
+    (``models.mnist_nets.LeNet`` does).
     """
     kernel, stride = _pair(pool.ksize), _pair(pool.stride if pool.stride is not None else pool.ksize)
-    plain = (isinstance(conv, Conv2D) and isinstance(pool, nn.MaxPool2D) and pool.padding in (0, [0, 0])
+    # A forward hook on either layer (paddle.flops, ch6's check_layers) must see it run: then
+    # the layers run one after the other.
+    hooked = any(layer._forward_pre_hooks or layer._forward_post_hooks for layer in (conv, pool))
+    plain = (not hooked and isinstance(conv, Conv2D) and isinstance(pool, nn.MaxPool2D)
+             and pool.padding in (0, [0, 0])
              and not pool.ceil_mode and not pool.return_mask and pool.data_format == "NCHW"
              and paddle.in_dynamic_mode() and conv._data_format == "NCHW"
              and conv._padding_mode == "zeros" and x.place.is_cpu_place() and not x.is_dist())

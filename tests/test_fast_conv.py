@@ -120,6 +120,24 @@ def test_a_pool_the_block_does_not_cover_runs_as_three_layers(pool):
     np.testing.assert_array_equal(out.numpy(), pool(F.relu(conv(x))).numpy())
 
 
+def test_lenet_runs_its_blocks_fused_and_a_hooked_layer_unfused():
+    net = LeNet()
+    x = paddle.rand([4, 1, 28, 28])
+    blocks = lambda: {k for k in fast_conv_impl._PLANS if k[0] == "block" and k[1][0] == (4, 1, 28, 28)}
+    fast_conv_impl._PLANS.clear()
+    fused = net(x).numpy()
+    assert blocks()                                   # LeNet.forward went through conv_relu_pool
+    seen = []
+    hook = net.conv1.register_forward_post_hook(lambda layer, inputs, out: seen.append(out.shape))
+    try:
+        fast_conv_impl._PLANS.clear()
+        hooked = net(x).numpy()
+    finally:
+        hook.remove()
+    assert seen == [[4, 20, 28, 28]] and not blocks()   # the hook saw conv1 run by itself
+    assert_close(hooked, fused)
+
+
 def test_lenet_trains_the_same_on_onednn_and_on_paddles_kernels():
     data = np.load(FIXTURE)
     images = data["train_x"][:640].reshape(-1, 1, 28, 28).astype("float32")

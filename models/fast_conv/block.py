@@ -12,9 +12,8 @@ without a reorder. Every step uses oneDNN's threads.
 from __future__ import annotations
 
 import paddle
-from paddle.autograd import PyLayer
 
-from .conv import ConvPlan, _dense, _ptr
+from .conv import ConvPlan, _ptr, apply_plan
 from .dnnl import (
     ARG_DIFF_DST, ARG_DIFF_SRC, ARG_DST, ARG_SRC, ARG_WORKSPACE, FORWARD_TRAINING, POOLING_MAX,
     QUERY_DIFF_DST_MD, QUERY_DST_MD, QUERY_WORKSPACE_MD, RELU_USE_DST, TAG_ANY, Primitive,
@@ -73,7 +72,7 @@ class BlockPlan:
             "relu": Primitive(relu_pd, {ARG_DST: y, ARG_DIFF_DST: y, ARG_DIFF_SRC: y}),
         }
 
-    def backward(self, x, saved, weight, grad_out, need_x: bool, need_weights: bool):
+    def grad(self, x, saved, weight, grad_out, need_x: bool, need_weights: bool):
         """Gradients (d x or None, d weight or None, d bias or None) from d pooled output."""
         if self._bwd is None:
             self._make_backward()
@@ -86,33 +85,6 @@ class BlockPlan:
         return self.conv.backward(x, src_buf, weight, _ptr(dy), "dst", need_x, need_weights)
 
 
-class _Block(PyLayer):
-    """max_pool2d(relu(conv2d + bias)) with oneDNN's forward and backward kernels."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, plan):
-        out, ctx.saved = plan.forward(x, weight, bias, keep_src=not weight.stop_gradient)
-        ctx.plan, ctx.has_bias = plan, bias is not None
-        # Paddle wants None back for every input that takes no gradient (a frozen weight, say).
-        ctx.wanted = (not x.stop_gradient, not weight.stop_gradient,
-                      bias is not None and not bias.stop_gradient)
-        ctx.save_for_backward(x, weight)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, weight = ctx.saved_tensor()
-        want_x, want_w, want_b = ctx.wanted
-        dx, dw, db = ctx.plan.backward(x, ctx.saved, weight, _dense(grad_out), want_x,
-                                       want_w or want_b)
-        dw, db = (dw if want_w else None), (db if want_b else None)
-        return (dx, dw, db) if ctx.has_bias else (dx, dw)
-
-
 def conv_relu_pool(x, weight, bias, plan: BlockPlan):
     """``max_pool2d(relu(conv2d(x, weight) + bias))`` for the settings ``plan`` was made for."""
-    x, weight = _dense(x), _dense(weight)
-    if paddle.is_grad_enabled() and not (x.stop_gradient and weight.stop_gradient
-                                         and (bias is None or bias.stop_gradient)):
-        return _Block.apply(x, weight, bias, plan)
-    return plan.forward(x, weight, bias, keep_src=False)[0]
+    return apply_plan(x, weight, bias, plan)

@@ -160,6 +160,10 @@ class ConvPlan:
                       "wsrc": desc_size(wsrc), "dwei": desc_size(dwei)},
         }
 
+    def grad(self, x, src_buf, weight, grad_out, need_x: bool, need_weights: bool):
+        """Gradients (d x, d weight, d bias; None where not needed) from the tensor d out."""
+        return self.backward(x, src_buf, weight, grad_out.data_ptr(), "plain", need_x, need_weights)
+
     def backward(self, x, src_buf, weight, dy: int, layout: str, need_x: bool, need_weights: bool):
         """Gradients (d x or None, d weight or None, d bias or None) from d out at address
         ``dy``, laid out as a Paddle tensor (``layout`` "plain") or as ``dst_md`` ("dst")."""
@@ -198,12 +202,16 @@ class ConvPlan:
         return dx, dw, db
 
 
-class _Conv(PyLayer):
-    """conv2d + bias with oneDNN's forward and backward kernels."""
+class PlanFunction(PyLayer):
+    """The autograd function of a plan (ConvPlan, block.BlockPlan): its forward and backward.
+
+    A plan has ``forward(x, weight, bias, keep_src) -> (out, saved)`` and
+    ``grad(x, saved, weight, grad_out, need_x, need_weights) -> (dx, dw, db)``.
+    """
 
     @staticmethod
     def forward(ctx, x, weight, bias, plan):
-        out, ctx.src_buf = plan.forward(x, weight, bias, keep_src=not weight.stop_gradient)
+        out, ctx.saved = plan.forward(x, weight, bias, keep_src=not weight.stop_gradient)
         ctx.plan, ctx.has_bias = plan, bias is not None
         # Paddle wants None back for every input that takes no gradient (a frozen weight, say).
         ctx.wanted = (not x.stop_gradient, not weight.stop_gradient,
@@ -215,10 +223,18 @@ class _Conv(PyLayer):
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensor()
         want_x, want_w, want_b = ctx.wanted
-        dx, dw, db = ctx.plan.backward(x, ctx.src_buf, weight, _dense(grad_out).data_ptr(), "plain",
-                                       want_x, want_w or want_b)
+        dx, dw, db = ctx.plan.grad(x, ctx.saved, weight, _dense(grad_out), want_x, want_w or want_b)
         dw, db = (dw if want_w else None), (db if want_b else None)
         return (dx, dw, db) if ctx.has_bias else (dx, dw)
+
+
+def apply_plan(x, weight, bias, plan):
+    """``plan``'s operation on ``x``: through autograd where a gradient is wanted."""
+    x, weight = _dense(x), _dense(weight)
+    if paddle.is_grad_enabled() and not (x.stop_gradient and weight.stop_gradient
+                                         and (bias is None or bias.stop_gradient)):
+        return PlanFunction.apply(x, weight, bias, plan)
+    return plan.forward(x, weight, bias, keep_src=False)[0]
 
 
 _PLANS: dict = {}
@@ -246,8 +262,4 @@ def plan_for(x_shape, w_shape, has_bias, stride, pad_l, pad_r, dilation, groups,
 
 def conv2d(x, weight, bias, plan):
     """``F.conv2d(x, weight, bias, ...)`` for the settings ``plan`` was made for, on oneDNN."""
-    x, weight = _dense(x), _dense(weight)
-    if paddle.is_grad_enabled() and not (x.stop_gradient and weight.stop_gradient
-                                         and (bias is None or bias.stop_gradient)):
-        return _Conv.apply(x, weight, bias, plan)
-    return plan.forward(x, weight, bias, keep_src=False)[0]
+    return apply_plan(x, weight, bias, plan)
