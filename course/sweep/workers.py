@@ -2,9 +2,9 @@
 
 A worker imports Paddle and loads the data once and then trains run after run: starting a
 fresh Python process per run costs about 1.7 s of CPU (bench/bench_training.py measured it),
-which on short runs ate a third of the gain of running two at a time. Each worker is
-single-threaded (Paddle's CPU kernels for these small models barely use a second thread), and
-gets SIGKILL if the sweep process dies, so kill -9 leaves no orphans training on.
+which on short runs ate a third of the gain of running two at a time. Each worker trains with
+the thread count the sweep gives it (``runner.threads_per_job``), and gets SIGKILL if the sweep
+process dies, so kill -9 leaves no orphans training on.
 
 The pool is a few lines over ``multiprocessing.Process`` and pipes rather than
 ``multiprocessing.Pool``, because Pool hides the two things a sweep must see:
@@ -55,7 +55,9 @@ def _serve(conn, threads: int) -> None:
     import course  # noqa: F401  (quiets Paddle's import warning)
     import paddle
 
-    paddle.base.core.set_num_threads(threads)
+    from course.engine.device import set_cpu_threads
+
+    set_cpu_threads(threads)
     # Paddle reports SIGTERM as a "FatalError" with a stack dump; a worker stopped because the
     # sweep was interrupted should just stop. Ctrl-C reaches the whole process group: the
     # sweep process handles it and stops the workers.
@@ -171,10 +173,11 @@ class _Worker:
 
 
 @contextlib.contextmanager
-def _thread_env(threads: int):
-    # Threads for OpenMP/MKL must be set before a worker imports Paddle: through its environment.
+def _thread_env():
+    # A worker starts single-threaded (OpenMP and MKL read these when Paddle loads; Paddle prints
+    # a warning at import for OMP_NUM_THREADS > 1), then _serve sets its own count.
     saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     try:
         yield
     finally:
@@ -200,7 +203,7 @@ def train_in_workers(cells, jobs: int, threads: int, on_event=None):
         started += 1
         worker = _Worker(context, threads, started)
         workers.append(worker)   # first, so that a Ctrl-C from here on stops it too
-        with _thread_env(threads):
+        with _thread_env():
             worker.start()
         worker.give(pending.popleft())
 
