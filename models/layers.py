@@ -59,8 +59,8 @@ def conv_relu_pool(conv: Conv2D, pool: nn.MaxPool2D, x):
     which is what runs anywhere the fused path does not apply: a conv or pool setting it does not
     cover (pool padding, ``ceil_mode``, ``return_mask``; the conv's own conditions), or where
     ``conv`` would not run on oneDNN by itself. Measured on LeNet, one thread: 1.16-1.20x the
-    images per CPU second of the conv alone on oneDNN (bench/bench_peer.py --fused), and oneDNN's
-    multi-threaded kernels then run ~83% of a training step instead of ~64% (ONEDNN_VERBOSE),
+    images per CPU second of the conv alone on oneDNN (bench_peer.py, before LeNet called it),
+    and oneDNN's multi-threaded kernels then run ~83% of a step instead of ~64% (ONEDNN_VERBOSE),
     what a second thread can speed up. A network opts in by calling it in its ``forward``
     (``models.mnist_nets.LeNet`` does).
     """
