@@ -4,7 +4,8 @@
 Measures in one run, side by side (interleaved A, B, C, D, A, B, ... with repeats; medians):
   1. our loop: course.engine.trainer.Trainer.train_epoch over data.batches.ArrayLoader
   2. the ceiling: the same step on batches already held as paddle tensors
-  3. our loop with LeNet's convs on paddle.nn.Conv2D's forward (what models.layers.Conv2D saves)
+  3. our loop with LeNet's convs on paddle.nn.Conv2D's forward (what models.layers.Conv2D, on
+     oneDNN, saves)
   4. paddle.Model.fit (hapi) on a paddle.io.Dataset over the same arrays
   5. the course's per-sample load_data generator feeding our step
   all LeNet + SGD, batch 64, one thread, real MNIST; then
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,6 +37,7 @@ os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
+from bench.common import finish, loadavg, median, print_targets  # noqa: E402
 from course.cli import CommandLine, run_main  # noqa: E402
 from course.engine.config import RunConfig  # noqa: E402
 from course.engine.errors import ConfigError  # noqa: E402
@@ -71,14 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also cProfile one epoch of our loop and of the ceiling, and print the top functions")
     p.add_argument("--json", metavar="OUT", default="", help="save every measured number to this file")
     return p
-
-
-def median(values):
-    return statistics.median(values) if values else float("nan")
-
-
-def loadavg() -> float:
-    return os.getloadavg()[0]
 
 
 def scheduler_note() -> str:
@@ -242,10 +235,7 @@ def print_report(results: dict) -> list[str]:
             if kind == "cache":
                 targets.append(f"cache load = {secs:.3f} s  " + verdict("cache load seconds", secs))
                 targets.append(f"cache peak memory = {mb:.0f} MB  " + verdict("cache load peak memory", mb))
-    print("\ntargets:")
-    for line in targets:
-        print("  " + line)
-    return targets
+    return print_targets(targets)
 
 
 def main(argv=None) -> int:
@@ -289,17 +279,10 @@ def main(argv=None) -> int:
                             "ideal_ratio": 2 * per_cpu[2] / per_cpu[1]}
     if not args.skip_load:
         results["load"] = measure_load(args.dataset, rounds, with_json=not args.quick)
-    results["loadavg_end"] = os.getloadavg()
     results["targets"] = print_report(results)
-    print(f"load average: start {' '.join(f'{x:.2f}' for x in results['loadavg_start'])}, "
-          f"end {' '.join(f'{x:.2f}' for x in results['loadavg_end'])}")
     if args.profile:
         profile_loops(images, labels)
-    if args.json:
-        import json
-
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(f"numbers saved to {args.json}")
+    finish(results, args.json)
     return 0
 
 

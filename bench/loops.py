@@ -6,7 +6,7 @@
 - ``ceiling``: the same model and optimizer on batches that are already paddle tensors; the loop
   does only forward, loss, backward, step, clear_grad. No loop can be faster than this one.
 - ``paddle_conv``: ours, with LeNet's convolutions running ``paddle.nn.Conv2D``'s own forward
-  instead of ``models.layers.Conv2D``'s faster bias add: what that layer saves.
+  instead of ``models.layers.Conv2D``'s (oneDNN's kernels, models.fast_conv): what that layer saves.
 - ``hapi``: ``paddle.Model.fit`` on a ``paddle.io.Dataset`` over the same arrays (per-sample
   ``__getitem__`` + collate in ``DataLoader``, a metric and callbacks every step).
 - ``course``: the course's own ``load_data`` generator (【手写数字识别】之优化算法, article 002)
@@ -26,6 +26,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from bench.common import train_on_batches
 from course.engine.config import RunConfig
 from data.batches import ArrayLoader
 from course.engine.experiment import build_training
@@ -66,19 +67,13 @@ def make_ceiling(images, labels, seed=0):
     batches = [(paddle.to_tensor(x), paddle.to_tensor(y.reshape(-1, 1)))
                for x, y in ArrayLoader(images, labels, BATCH_SIZE, shuffle=True, seed=seed)]
 
-    def epoch():
-        model.train()
-        for x, y in batches:
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
-            optimizer.clear_grad()
-    return epoch
+    return lambda: train_on_batches(model, optimizer, batches, F.cross_entropy)
 
 
 def make_paddle_conv(images, labels, seed=0):
-    """Ours, with LeNet's convolutions back on paddle.nn.Conv2D's forward (its slow bias add):
-    what models.layers.Conv2D saves. Same parameters, same numbers."""
+    """Ours, with LeNet's convolutions back on paddle.nn.Conv2D's forward (Paddle's im2col + GEMM
+    kernel and its slow bias add): what models.layers.Conv2D saves. Same parameters; the same
+    numbers within float32 rounding."""
     trainer = fresh_trainer(seed)
     for layer in trainer.model.sublayers():
         if isinstance(layer, Conv2D):

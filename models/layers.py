@@ -1,12 +1,22 @@
 """Layers the course's networks are built from, where Paddle's own is slow on a CPU.
 
-``Conv2D`` is ``paddle.nn.Conv2D`` with its bias added in a faster way. Paddle adds a conv's
-bias as a ``[1, C, 1, 1]`` tensor, and on a CPU (Paddle 3.3) that broadcast add is about 5x
-slower than adding the same bias as ``[C, 1, 1]``: for LeNet's first conv on a batch of 64
-the add took 10.5 ms and the convolution itself 4.2 ms. Adding it as ``[C, 1, 1]`` gives
-bit-identical outputs and gradients (tests/test_layers.py) and trains LeNet about 1.5x faster
-(bench/bench_training.py measures both side by side). Same parameters and names, so weights
-and checkpoints are interchangeable with ``paddle.nn.Conv2D``.
+``Conv2D`` is ``paddle.nn.Conv2D`` (same arguments, parameters and names, so weights and
+checkpoints are interchangeable) with a faster CPU path, in two steps:
+
+1. On oneDNN (``models.fast_conv``): the library PyTorch's CPU convolutions use, which the
+   paddlepaddle wheel ships but its dygraph never calls. Forward (bias included) and both
+   backward passes run on oneDNN's jit kernels and use every thread Paddle is set to; on one
+   thread LeNet trains ~1.8x faster than on Paddle's im2col + GEMM kernel, and ~1.3x faster than
+   PyTorch (bench/bench_peer.py). Results equal Paddle's within float32 rounding, not bit for
+   bit (tests/test_fast_conv.py).
+2. Where oneDNN does not apply (another dtype, an unusable library, ``PADDLE_OPT_LAB_FAST_CONV=0``):
+   Paddle's kernel with the bias added as ``[C, 1, 1]``. Paddle adds it as ``[1, C, 1, 1]``, and
+   on a CPU (Paddle 3.3) that broadcast add is about 5x slower: for LeNet's first conv on a batch
+   of 64 the add took 10.5 ms and the convolution 4.2 ms. Bit-identical to ``paddle.nn.Conv2D``
+   (tests/test_layers.py), and LeNet trains about 1.5x faster than with it.
+
+Anything else (a GPU, a graph traced for export, NHWC, padding modes other than zeros) runs
+``paddle.nn.Conv2D``'s own forward.
 """
 from __future__ import annotations
 
@@ -14,16 +24,73 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from .fast_conv import conv2d as onednn_conv2d
+from .fast_conv import conv_relu_pool as onednn_conv_relu_pool
+
 
 class Conv2D(nn.Conv2D):
-    """``paddle.nn.Conv2D`` (same arguments), with the bias added as ``[C, 1, 1]`` on a CPU."""
+    """``paddle.nn.Conv2D`` (same arguments), on oneDNN's kernels in dygraph on a CPU."""
 
     def forward(self, x):
-        # The fast path covers what the course uses in dygraph on a CPU; anything else, and a
+        # The fast paths cover what the course uses in dygraph on a CPU; anything else, and a
         # graph being traced for export (which may run on any device), is Paddle's own forward.
-        if (not paddle.in_dynamic_mode() or self.bias is None or self._data_format != "NCHW"
+        if (not paddle.in_dynamic_mode() or self._data_format != "NCHW"
                 or self._padding_mode != "zeros" or not x.place.is_cpu_place() or x.is_dist()):
+            return super().forward(x)
+        out = onednn_conv2d(x, self.weight, self.bias, self._stride, self._updated_padding,
+                            self._padding_algorithm, self._dilation, self._groups)
+        if out is not None:
+            return out
+        if self.bias is None:
             return super().forward(x)
         out = F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
                        dilation=self._dilation, groups=self._groups, data_format=self._data_format)
         return out + self.bias.unsqueeze([1, 2])
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else (value, value)
+
+
+def conv_relu_pool(conv: Conv2D, pool: nn.MaxPool2D, x):
+    """``pool(relu(conv(x)))``, LeNet's block, fused into one oneDNN function where it can be.
+
+    Same parameters and numbers (within float32 rounding) as the three layers one after the other,
+    which is what runs anywhere the fused path does not apply: a conv or pool setting it does not
+    cover (pool padding, ``ceil_mode``, ``return_mask``; the conv's own conditions), or where
+    ``conv`` would not run on oneDNN by itself. Measured on LeNet, one thread: 1.16-1.20x the
+    images per CPU second of the conv alone on oneDNN (bench_peer.py, before LeNet called it),
+    and oneDNN's multi-threaded kernels then run ~83% of a step instead of ~64% (ONEDNN_VERBOSE),
+    what a second thread can speed up. A network opts in by calling it in its ``forward``
+    (``models.mnist_nets.LeNet`` does).
+    """
+    kernel, stride = _pair(pool.ksize), _pair(pool.stride if pool.stride is not None else pool.ksize)
+    # A forward hook on either layer (paddle.flops, ch6's check_layers) must see it run: then
+    # the layers run one after the other.
+    hooked = any(layer._forward_pre_hooks or layer._forward_post_hooks for layer in (conv, pool))
+    plain = (not hooked and isinstance(conv, Conv2D) and isinstance(pool, nn.MaxPool2D)
+             and pool.padding in (0, [0, 0])
+             and not pool.ceil_mode and not pool.return_mask and pool.data_format == "NCHW"
+             and paddle.in_dynamic_mode() and conv._data_format == "NCHW"
+             and conv._padding_mode == "zeros" and x.place.is_cpu_place() and not x.is_dist())
+    if plain:
+        out = onednn_conv_relu_pool(x, conv.weight, conv.bias, conv._stride, conv._updated_padding,
+                                    conv._padding_algorithm, conv._dilation, conv._groups, kernel,
+                                    stride)
+        if out is not None:
+            return out
+    return pool(F.relu(conv(x)))
+
+
+def use_fast_conv(model: nn.Layer) -> int:
+    """Make every ``paddle.nn.Conv2D`` in ``model`` a :class:`Conv2D`; returns how many changed.
+
+    For networks built by ``paddle.vision`` (DenseNet121, MobileNetV2, ...). Same parameters
+    and state-dict keys: only the forward changes.
+    """
+    changed = 0
+    for layer in model.sublayers(include_self=True):
+        if type(layer) is nn.Conv2D:
+            layer.__class__ = Conv2D
+            changed += 1
+    return changed

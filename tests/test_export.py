@@ -15,6 +15,7 @@ from course.engine.config import RunConfig
 from course.engine.experiment import run_experiment
 from course.tools.export import load_exported, model_from_run
 from course.tools.predict import read_image
+from models import fast_conv as fast_conv_module
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
@@ -52,10 +53,16 @@ def run(tmp_path_factory):
             "pixels": pixels, "labels": labels}
 
 
-def dygraph_logits(run, x):
+def dygraph_logits(run, x, fast_conv=True):
+    """The trained model's logits in dygraph; ``fast_conv=False``: on Paddle's own conv kernels."""
     model, _, _ = model_from_run(run["dir"])
-    with paddle.no_grad():
-        return model(paddle.to_tensor(x)).numpy()
+    was = fast_conv_module.enabled()
+    fast_conv_module.set_enabled(fast_conv and was)
+    try:
+        with paddle.no_grad():
+            return model(paddle.to_tensor(x)).numpy()
+    finally:
+        fast_conv_module.set_enabled(was)
 
 
 def test_export_writes_paddles_files_and_our_sidecar(run):
@@ -71,8 +78,14 @@ def test_exported_model_gives_the_trained_models_logits(run):
     layer = paddle.jit.load(str(run["prefix"]))   # plain Paddle, no course code
     layer.eval()
     exported = layer(paddle.to_tensor(x)).numpy()
-    expected = dygraph_logits(run, x)
+    # The exported program runs Paddle's conv kernels (im2col + GEMM), dygraph on a CPU runs
+    # oneDNN's (models/fast_conv): two implementations, equal within float32 rounding only. The
+    # export itself must be exact, so it is compared with the model on the same kernels; the
+    # fast path's own distance from Paddle's is tests/test_fast_conv.py's business, and here it
+    # only has to give the same logits to well within what could change an answer.
+    expected = dygraph_logits(run, x, fast_conv=False)
     np.testing.assert_allclose(exported, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dygraph_logits(run, x), expected, rtol=1e-4, atol=1e-4)
     assert (expected.argmax(1) == np.load(FIXTURE)["eval_y"][:64]).mean() > 0.8  # it was trained
 
 

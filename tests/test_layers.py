@@ -1,9 +1,40 @@
-"""models.layers.Conv2D: the same numbers as paddle.nn.Conv2D, bit for bit, only faster."""
+"""models.layers.Conv2D: paddle.nn.Conv2D's numbers, only faster.
+
+On Paddle's kernels (oneDNN turned off, or not usable) it equals paddle.nn.Conv2D bit for bit; on
+oneDNN within float32 rounding (tests/test_fast_conv.py compares every case).
+"""
 import numpy as np
 import paddle
 import pytest
 
-from models.layers import Conv2D
+from models import fast_conv, layers
+from models.layers import Conv2D, use_fast_conv
+
+
+@pytest.fixture
+def paddle_kernels():
+    fast_conv.set_enabled(False)
+    yield
+    fast_conv.set_enabled(True)
+
+
+def outputs_and_grads(layer, x):
+    x_in = x.clone()
+    x_in.stop_gradient = False
+    out = layer(x_in)
+    (out * out).sum().backward()
+    return [out.numpy(), x_in.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
+
+
+def twins(kwargs):
+    paddle.seed(0)
+    ours = Conv2D(**kwargs)
+    theirs = paddle.nn.Conv2D(**kwargs)
+    theirs.set_state_dict(ours.state_dict())          # same parameter names, so this loads
+    shape = [5, 9, 9, kwargs["in_channels"]] if kwargs.get("data_format") == "NHWC" else \
+        [5, kwargs["in_channels"], 9, 9]
+    x = paddle.to_tensor(np.random.default_rng(0).standard_normal(shape).astype("float32"))
+    return ours, theirs, x
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -14,20 +45,30 @@ from models.layers import Conv2D
     dict(in_channels=3, out_channels=4, kernel_size=3, data_format="NHWC"),
     dict(in_channels=3, out_channels=4, kernel_size=3, bias_attr=False),
 ])
-def test_outputs_and_gradients_equal_paddles_conv_bit_for_bit(kwargs):
-    paddle.seed(0)
-    ours = Conv2D(**kwargs)
-    theirs = paddle.nn.Conv2D(**kwargs)
-    theirs.set_state_dict(ours.state_dict())          # same parameter names, so this loads
-    shape = [5, 9, 9, kwargs["in_channels"]] if kwargs.get("data_format") == "NHWC" else \
-        [5, kwargs["in_channels"], 9, 9]
-    x = paddle.to_tensor(np.random.default_rng(0).standard_normal(shape).astype("float32"))
-    results = []
-    for layer in (ours, theirs):
-        x_in = x.clone()
-        x_in.stop_gradient = False
-        out = layer(x_in)
-        (out * out).sum().backward()
-        results.append([out.numpy(), x_in.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
-    for a, b in zip(*results):
+def test_on_paddles_kernels_outputs_and_gradients_equal_paddles_conv_bit_for_bit(kwargs, paddle_kernels):
+    ours, theirs, x = twins(kwargs)
+    for a, b in zip(outputs_and_grads(ours, x), outputs_and_grads(theirs, x)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not fast_conv.enabled(), reason="oneDNN is not usable here")
+def test_on_onednn_lenets_conv_equals_paddles_within_float32_rounding(monkeypatch):
+    ours, theirs, x = twins(dict(in_channels=1, out_channels=20, kernel_size=5, padding=2))
+    calls = []
+    monkeypatch.setattr(layers, "onednn_conv2d", lambda *a: calls.append(1) or fast_conv.conv2d(*a))
+    mine = outputs_and_grads(ours, x)
+    assert calls and calls.count(1) == 1              # the oneDNN path really ran
+    for a, b in zip(mine, outputs_and_grads(theirs, x)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * np.abs(b).max())
+
+
+def test_use_fast_conv_swaps_every_paddle_conv_and_keeps_the_weights():
+    model = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 3), paddle.nn.ReLU(),
+                                 paddle.nn.Sequential(paddle.nn.Conv2D(4, 4, 1)), Conv2D(4, 2, 1))
+    keys = {k: v.numpy() for k, v in model.state_dict().items()}
+    assert use_fast_conv(model) == 2
+    assert all(type(layer) is not paddle.nn.Conv2D for layer in model.sublayers())
+    assert {k: v.numpy() for k, v in model.state_dict().items()}.keys() == keys.keys()
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), keys[k])
+    assert use_fast_conv(model) == 0

@@ -69,3 +69,27 @@ def test_a_restarted_run_removes_the_temporary_files_a_kill_left(tmp_path):
     (run_dir / ".last.pdckpt.12345.tmp").write_bytes(b"half a checkpoint")
     run_experiment(config, run_dir, progress=False)
     assert not list(run_dir.glob(".*.tmp")) and (run_dir / "result.json").is_file()
+
+
+def test_a_resumed_run_keeps_the_thread_count_it_started_with(tmp_path, monkeypatch):
+    # oneDNN and MKL split their sums by thread, so a run's numbers depend on its thread count:
+    # resumed in a process set to another count, it must go on with its own to end the same.
+    from course.engine.device import cpu_threads, set_cpu_threads
+
+    config = RunConfig(dataset=f"mnist:{FIXTURE}", model="lenet", optimizer="adam", lr=0.01,
+                       epochs=2, batch_size=64, subset=640, val_subset=200, seed=3)
+    before = cpu_threads()
+    try:
+        set_cpu_threads(2)
+        whole = run_experiment(config, tmp_path / "whole", progress=False)
+        with monkeypatch.context() as m:
+            interrupt_after_epochs(m, 1)
+            with pytest.raises(KeyboardInterrupt):
+                run_experiment(config, tmp_path / "cut", progress=False)
+        set_cpu_threads(1)
+        resumed = run_experiment(config, tmp_path / "cut", progress=False)
+        assert cpu_threads() == 1   # the process's own count is set back after the run
+    finally:
+        set_cpu_threads(before)
+    assert metrics(tmp_path / "cut") == metrics(tmp_path / "whole")
+    assert resumed["test_loss"] == whole["test_loss"]

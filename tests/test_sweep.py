@@ -211,3 +211,17 @@ def test_no_resume_starts_unfinished_runs_over(tmp_path, monkeypatch, capsys):
     run_sweep(sweep, jobs=1, progress=False, resume=False)
     printed = capsys.readouterr().out
     assert "epoch 1/2" in printed and "epoch 2/2" in printed      # trained from the start again
+
+
+@pytest.mark.parametrize("jobs, runs, expected", [
+    (2, 15, [1] * 14 + [2]),   # the default sweep: two at a time, the last one alone on both cores
+    (2, 4, [1] * 4),
+    (1, 3, [2] * 3),           # one at a time: every core
+    (2, 1, [2]),               # a lone run: every core
+    (4, 6, [1] * 4 + [1] * 2),  # more jobs than cores: one thread each, never less
+    (2, 0, []),
+])
+def test_each_run_gets_its_thread_count_from_the_grid(jobs, runs, expected):
+    from course.sweep.runner import threads_per_job
+
+    assert threads_per_job(jobs, runs, cores=2) == expected

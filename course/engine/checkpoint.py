@@ -22,6 +22,7 @@ from pathlib import Path
 import paddle
 from paddle.optimizer.lr import LRScheduler
 
+from course.engine.device import cpu_threads
 from course.engine.errors import ConfigError
 from course.engine.files import atomic_paddle_save
 
@@ -116,12 +117,14 @@ def save_resume(path, trainer, train_data) -> None:
                            for cb in trainer.callbacks]}
     if hasattr(train_data, "state_dict"):
         extra["train_data"] = train_data.state_dict()   # the shuffling generator's position
+    extra["cpu_threads"] = cpu_threads()   # a resumed run continues with the same count
     atomic_paddle_save({"model": progress["model"], "optimizer": progress["optimizer"],
                         "lr": progress["lr"], "extra": extra}, path)
 
 
-def load_resume(path, trainer, train_data) -> None:
-    """Put the state ``save_resume`` wrote back into ``trainer``, its callbacks and its data."""
+def load_resume(path, trainer, train_data) -> int | None:
+    """Put the state ``save_resume`` wrote back into ``trainer``, its callbacks and its data;
+    return the CPU thread count the run trained with (None in a file from before it was saved)."""
     state = read_checkpoint(path)
     extra = state["extra"]
     trainer.set_state_dict({**extra["trainer"], "model": state["model"],
@@ -131,3 +134,4 @@ def load_resume(path, trainer, train_data) -> None:
             cb.set_state_dict(cb_state)
     if "train_data" in extra and hasattr(train_data, "set_state_dict"):
         train_data.set_state_dict(extra["train_data"])
+    return extra.get("cpu_threads")

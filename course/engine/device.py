@@ -106,3 +106,21 @@ def visible_cards(gpus: int) -> list[str]:
     variable when it is set already (cards '2,3' are Paddle's gpu:0 and gpu:1), else 0..gpus-1."""
     given = [c.strip() for c in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if c.strip()]
     return given[:gpus] if len(given) >= gpus else [str(i) for i in range(gpus)]
+
+
+def cpu_threads() -> int:
+    """The threads Paddle's CPU kernels use in this process now (its OpenMP: MKL's and oneDNN's
+    too). A fresh process has 1 (Paddle's default)."""
+    from models.fast_conv import threads
+
+    return threads() or 1
+
+
+def set_cpu_threads(count: int) -> None:
+    """Make Paddle's CPU kernels (OpenMP, MKL, oneDNN) use ``count`` threads from now on.
+
+    A run's numbers depend on its thread count within float32 rounding (oneDNN's and MKL's
+    reductions split their sums by thread), so a sweep fixes each run's count
+    (``course.sweep.runner.threads_per_job``) and a resumed run keeps the one it started with.
+    """
+    paddle.base.core.set_num_threads(max(int(count), 1))

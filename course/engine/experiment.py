@@ -17,7 +17,7 @@ from paddle.base import unique_name
 from course.engine.checkpoint import RESUME_FILE, load_resume, save_resume
 from course.engine.config import RunConfig
 from course.engine.data import load_dataset
-from course.engine.device import use_device
+from course.engine.device import cpu_threads, set_cpu_threads, use_device
 from course.engine.errors import ConfigError
 from course.engine.precision import check_amp
 from course.engine.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
@@ -150,8 +150,12 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
         print(f"[{config.run_name()}] {format_summary(summary, config.model, data.input_shape)}", flush=True)
     trainer = placement.adopt(trainer)
     resume_file = run_dir / RESUME_FILE
+    threads_before = cpu_threads()
     if resume_file.exists():
-        load_resume(resume_file, trainer, data.train)
+        # The thread count it started with: its numbers depend on it (set_cpu_threads says why).
+        threads = load_resume(resume_file, trainer, data.train)
+        if threads and device == "cpu":
+            set_cpu_threads(threads)
     report({"event": "start", **run, "epoch": len(trainer.history)})
 
     logger = VisualDLLogger(run_dir / "vdl" if log_visualdl and writes else None,
@@ -190,6 +194,7 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
                                          "test_acc": test_acc, "test_loss": test_loss})
     finally:
         logger.close()
+        set_cpu_threads(threads_before)
     if writes:
         atomic_write_json(run_dir / "result.json", result)
         report({"event": "done", "run": run["run"], "result": result})

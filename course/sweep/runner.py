@@ -4,9 +4,12 @@ A run whose ``result.json`` exists is done and skipped, so the same command star
 Ctrl-C or kill -9 finishes the sweep without redoing anything; an unfinished run continues from
 its last completed epoch.
 
-With ``jobs > 1`` runs train in that many single-threaded worker processes (course.sweep.workers):
-Paddle's CPU kernels for these small models barely use a second thread, so two processes on two
-cores train about twice as many images per second as one process does.
+With ``jobs > 1`` runs train in that many worker processes (course.sweep.workers), the cores
+shared out between them (one thread each with --jobs 2 on 2 cores): two 1-thread processes on two
+cores train about twice as many images per second as one process does, more than one process on
+two threads. The runs left over at the end (the grid is not a multiple of --jobs) train after the
+others with the cores shared among fewer, so the tail leaves no core idle; --jobs 1 and a lone
+run use every core. ``threads_per_job`` decides each run's count from the grid alone.
 
 Either way each run writes its details to its ``train.log``, and the console shows what
 ``SweepConsole`` makes of the runs' events: a short line per epoch of every run as it ends, the
@@ -14,6 +17,7 @@ early stops and divergences, and how far the sweep is with the time it has left.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -22,7 +26,7 @@ from pathlib import Path
 
 from course.engine.checkpoint import RESUME_FILE
 from course.engine.data import load_dataset
-from course.engine.device import WorkerPlan, plan_workers, resolve_device
+from course.engine.device import WorkerPlan, cpu_threads, plan_workers, resolve_device, set_cpu_threads
 from course.engine.errors import ConfigError, SweepError
 from course.engine.files import atomic_write_json, check_writable, read_json
 from course.engine.precision import check_amp
@@ -35,9 +39,23 @@ from course.sweep.workers import FAILED, USER_ERROR, train_in_workers, train_log
 STATUS_EVERY = 60.0   # seconds: without a bar, a status line at least this often (and after each run)
 
 
-def threads_per_job(jobs: int) -> int:
-    """CPU threads each of ``jobs`` parallel runs gets: the cores shared out, at least one."""
-    return max(1, (os.cpu_count() or 1) // max(jobs, 1))
+def threads_per_job(jobs: int, runs: int, cores: int | None = None) -> list[int]:
+    """The CPU threads each of a sweep's ``runs`` runs (in grid order) trains with.
+
+    Up to ``jobs`` runs train at once and share the cores; the runs left over when the grid is
+    not a multiple of ``jobs`` (the tail) train after the others, sharing all the cores among
+    fewer: 15 runs with --jobs 2 on 2 cores are 14 runs on one thread each, two at a time, then
+    the last on two threads. A lone run, or --jobs 1, gets every core.
+
+    From the grid and --jobs only, never from timing: a run's numbers depend on its thread count
+    within float32 rounding (``course.engine.device.set_cpu_threads``), so the same command
+    gives the same numbers however the runs happen to finish, and a sweep started again gives
+    each run the count it had (a run already started keeps its own: ``run_experiment``).
+    """
+    cores = cores or os.cpu_count() or 1
+    jobs = max(1, min(jobs, runs))
+    tail = runs % jobs
+    return [max(1, cores // jobs)] * (runs - tail) + [max(1, cores // max(tail, 1))] * tail
 
 
 def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: bool = True,
@@ -87,14 +105,16 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
     if len(todo) < len(cells):
         console.say(f"{len(cells) - len(todo)} of {len(cells)} runs already done in {sweep.root}; "
                     f"running the other {len(todo)}")
+    threads = dict(zip((d for _, d in cells), threads_per_job(jobs, len(cells))))
     try:
         if cluster is not None and todo:
             cluster.train(todo, console)
         elif jobs == 1 or len(todo) <= 1:
             for config, run_dir in todo:   # bars (stderr) stay on the terminal
-                train_logged(config, run_dir, progress, report=console.report, stderr=False)
+                with cpu_threads_for(config, threads[run_dir]):
+                    train_logged(config, run_dir, progress, report=console.report, stderr=False)
         else:
-            _run_in_processes(todo, plan, console)
+            _run_in_processes(todo, plan, threads, console)
         console.finish()
     finally:
         console.close()
@@ -192,22 +212,47 @@ def check_existing(cells, overwrite: bool = False) -> None:
         shutil.rmtree(run_dir)
 
 
-def _run_in_processes(todo, plan: WorkerPlan, console: SweepConsole) -> None:
-    cells = []
+@contextlib.contextmanager
+def cpu_threads_for(config, count: int):
+    """Train ``config`` in this process with ``count`` CPU threads (on a CPU), then set back."""
+    if resolve_device(config.device) != "cpu":
+        yield
+        return
+    before = cpu_threads()
+    set_cpu_threads(count)
+    try:
+        yield
+    finally:
+        set_cpu_threads(before)
+
+
+def _run_in_processes(todo, plan: WorkerPlan, threads: dict, console: SweepConsole) -> None:
+    """Train ``todo`` in worker processes: the runs of each thread count (threads_per_job) as
+    one pool of as many workers as the cores (and ``jobs``) allow, one pool after the other."""
+    phases = {}
     for config, run_dir in todo:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / "config.json", config.to_dict())
-        cells.append((config.to_dict(), str(run_dir)))
+        phases.setdefault(threads[run_dir], []).append((config.to_dict(), str(run_dir)))
+    failures = []
+    for count, cells in phases.items():
+        processes = max(1, min(plan.jobs, len(cells), (os.cpu_count() or 1) // count)) if count > 1 \
+            else plan.jobs
+        failures += _train_phase(cells, processes, count, console, plan.cards)
+    if failures:
+        raise SweepError(f"{len(failures)} run(s) failed; run the same command again to retry them:\n"
+                         + "\n".join(failures))
+
+
+def _train_phase(cells, processes: int, threads: int, console: SweepConsole, cards=()) -> list[str]:
     failures = []
     # A run's own events (its epochs, its result) reach the console through console.report.
-    for run_dir, _, status, message in train_in_workers(cells, plan.jobs, threads_per_job(plan.jobs),
-                                                        console.report, cards=plan.cards):
+    for run_dir, _, status, message in train_in_workers(cells, processes, threads, console.report,
+                                                        cards=cards):
         name = Path(run_dir).name
         if status == USER_ERROR:   # a user error is the same for every run: stop the sweep
             raise ConfigError(message)
         if status == FAILED:
             failures.append(f"{name}: {message} (see {Path(run_dir) / 'train.log'})")
             console.report({"event": "failed", "run": name, "message": message})
-    if failures:
-        raise SweepError(f"{len(failures)} run(s) failed; run the same command again to retry them:\n"
-                         + "\n".join(failures))
+    return failures

@@ -2,9 +2,9 @@
 
 A worker imports Paddle and loads the data once and then trains run after run: starting a
 fresh Python process per run costs about 1.7 s of CPU (bench/bench_training.py measured it),
-which on short runs ate a third of the gain of running two at a time. Each worker is
-single-threaded (Paddle's CPU kernels for these small models barely use a second thread), and
-gets SIGKILL if the sweep process dies, so kill -9 leaves no orphans training on.
+which on short runs ate a third of the gain of running two at a time. Each worker trains with
+the thread count the sweep gives it (``runner.threads_per_job``), and gets SIGKILL if the sweep
+process dies, so kill -9 leaves no orphans training on.
 
 The pool is a few lines over ``multiprocessing.Process`` and pipes rather than
 ``multiprocessing.Pool``, because Pool hides the two things a sweep must see:
@@ -55,7 +55,12 @@ def _serve(conn, threads: int) -> None:
     import course  # noqa: F401  (quiets Paddle's import warning)
     import paddle
 
-    paddle.base.core.set_num_threads(threads)
+    from course.engine.device import set_cpu_threads
+
+    set_cpu_threads(threads)
+    # The cores this worker's runs have, for what sizes itself by them (data.loader_workers);
+    # OpenMP read the variable at import (as 1), so this changes no thread count.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
     # Paddle reports SIGTERM as a "FatalError" with a stack dump; a worker stopped because the
     # sweep was interrupted should just stop. Ctrl-C reaches the whole process group: the
     # sweep process handles it and stops the workers.
@@ -171,12 +176,14 @@ class _Worker:
 
 
 @contextlib.contextmanager
-def _worker_env(threads: int, card: str | None = None):
-    # Threads for OpenMP/MKL must be set before a worker imports Paddle: through its environment;
-    # so must the one GPU it may see (CUDA_VISIBLE_DEVICES), which its runs then call gpu:0.
+def _worker_env(card: str | None = None):
+    # A worker starts single-threaded (OpenMP and MKL read these when Paddle loads; Paddle prints
+    # a warning at import for OMP_NUM_THREADS > 1), then _serve sets its own count. The one GPU
+    # it may see (CUDA_VISIBLE_DEVICES) must be set before it imports Paddle too; its runs then
+    # call that card gpu:0.
     names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS") + (("CUDA_VISIBLE_DEVICES",) if card else ())
     saved = {k: os.environ.get(k) for k in names}
-    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if card:
         os.environ["CUDA_VISIBLE_DEVICES"] = card
     try:
@@ -207,7 +214,7 @@ def train_in_workers(cells, jobs: int, threads: int, on_event=None, cards=()):
         started += 1
         worker = _Worker(context, threads, started, card)
         workers.append(worker)   # first, so that a Ctrl-C from here on stops it too
-        with _worker_env(threads, card):
+        with _worker_env(card):
             worker.start()
         worker.give(pending.popleft())
 
