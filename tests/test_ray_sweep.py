@@ -94,7 +94,7 @@ def assert_each_epoch_once(runs, epochs):
             assert log.count(f"] epoch {epoch}/{epochs}:") == 1, (name, epoch, log)
 
 
-def test_a_grid_over_two_nodes_gives_the_numbers_of_a_local_jobs_1_sweep(cluster, tmp_path):
+def test_a_grid_over_two_nodes_gives_the_numbers_of_a_local_jobs_1_sweep(cluster, tmp_path, monkeypatch):
     proc = drive(cluster, sweep_args(tmp_path / "ray"))
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
@@ -112,6 +112,10 @@ def test_a_grid_over_two_nodes_gives_the_numbers_of_a_local_jobs_1_sweep(cluster
 
     base = RunConfig(dataset=f"mnist:{FIXTURE}", epochs=2, **SMALL)
     local = Sweep(base, optimizers=["sgd", "adam"], lrs=[0.01, 0.05], logdir=str(tmp_path / "local"))
+    # Each Ray run trains on its one CPU (--cpus-per-run 1) with one thread; a local --jobs 1 run
+    # gets every core, and a run's last digits depend on its thread count (runner.threads_per_job):
+    # so the local sweep is the one a 1-core machine runs.
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
     run_sweep(local, jobs=1, progress=False, quiet=True)
     for name, (history, result, _) in read_runs(local.root).items():
         ray_history, ray_result, _ = runs[name]
