@@ -156,25 +156,27 @@ def stored_epochs(root):
 
 
 def test_a_worker_killed_mid_run_is_retried_and_the_run_resumes_from_its_last_epoch(cluster, tmp_path):
-    epochs = 12
-    proc = drive(cluster, sweep_args(tmp_path, lrs="0.01", epochs=epochs))
+    # One run, long enough (an epoch here takes ~0.05 s on a quiet machine) that it is still
+    # training when it is killed: the only ray::train_run process is then the one to kill.
+    epochs = 40
+    proc = drive(cluster, sweep_args(tmp_path, optimizers="sgd", lrs="0.01", epochs=epochs))
     root = tmp_path / "mnist_mnist_small-mlp_relu"
-    wait_for(lambda: stored_epochs(root) >= 2, proc)   # an epoch of a run is in --logdir
+    wait_for(lambda: stored_epochs(root) >= 2, proc)   # an epoch of the run is in --logdir
     os.kill(wait_for(lambda: train_processes(cluster), proc)[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
 
     assert proc.returncode == 0, err
     runs = read_runs(root)
-    assert len(runs) == 2
+    assert len(runs) == 1
     assert_each_epoch_once(runs, epochs)
     retried = [name for name, (_, _, log) in runs.items() if "ray: attempt 2 on node" in log]
     assert len(retried) == 1, out
-    resumed = re.search(r"training from epoch (\d+)/12", out)
+    resumed = re.search(rf"training from epoch (\d+)/{epochs}", out)
     assert resumed and int(resumed.group(1)) >= 2, out   # not from the start: from its checkpoint
 
 
 def test_ctrl_c_cancels_the_runs_and_the_same_command_finishes_the_sweep(cluster, tmp_path):
-    epochs = 12
+    epochs = 40   # long enough that neither run ends before the Ctrl-C, on a quiet machine too
     args = sweep_args(tmp_path, lrs="0.01", epochs=epochs)
     proc = drive(cluster, args, start_new_session=True)
     root = tmp_path / "mnist_mnist_small-mlp_relu"
@@ -192,5 +194,6 @@ def test_ctrl_c_cancels_the_runs_and_the_same_command_finishes_the_sweep(cluster
     again = drive(cluster, args)
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
-    assert re.search(r"training from epoch ([2-9]|1\d)/12", out), out
+    resumed = [int(n) for n in re.findall(rf"training from epoch (\d+)/{epochs}", out)]
+    assert resumed and max(resumed) >= 2, out   # a run went on from its stored epochs
     assert_each_epoch_once(read_runs(root), epochs)
