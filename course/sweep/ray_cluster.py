@@ -126,8 +126,14 @@ class RayCluster:
             ray.init(address=self.address or "local", runtime_env=code, log_to_driver=False,
                      logging_level=logging.WARNING, configure_logging=True, **options)
         except (ConnectionError, RuntimeError, ValueError) as err:
+            # `ray start --head` (2.60) turns token authentication on, but a client joins with it
+            # only when told: the commonest reason a head that answers refuses this driver.
+            hint = ("" if os.environ.get("RAY_AUTH_MODE") == "token" else
+                    "; a head started with `ray start --head` wants RAY_AUTH_MODE=token and its token "
+                    "(~/.ray/auth_token or RAY_AUTH_TOKEN) here too")
             raise ConfigError(f"--address: cannot join the Ray cluster at {self.address or 'local'}: "
-                              f"{str(err).strip().splitlines()[0] if str(err).strip() else err}") from None
+                              f"{str(err).strip().splitlines()[0] if str(err).strip() else err}"
+                              f"{hint if self.address else ''}") from None
         self.connected = True
         resources = ray.cluster_resources()
         fits = resources.get("CPU", 0) // self.cpus_per_run
