@@ -14,6 +14,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 warnings.filterwarnings("ignore", message="No ccache found")
 # BatchNorm's note that it tracks global statistics in training mode: what it always does.
 warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
+# auto_cast on a CPU, at every forward pass: it does nothing there (precision.check_amp says so once).
+warnings.filterwarnings("ignore", message="amp_guard can only be enabled")
 
 
 def _one_line(message, category, filename, lineno, line=None):

@@ -43,6 +43,12 @@ def test_auto_resolves_from_the_device_and_the_model(device, gpus, model, expect
     assert resolve_amp("bf16", device, model) == "bf16"          # an explicit choice stays
 
 
+def test_a_device_spelled_in_capitals_resolves_as_written_in_lower_case(monkeypatch, digits):
+    with_gpus(monkeypatch, 1)
+    config = RunConfig(dataset=f"folder:{digits['single']}", model=IMAGE_MODEL, device="GPU")
+    assert (config.device, config.amp) == ("gpu", "fp16")
+
+
 def test_config_json_holds_the_resolved_precision(monkeypatch, digits):
     folder = f"folder:{digits['single']}"
     assert RunConfig(dataset=folder, model=IMAGE_MODEL).to_dict()["amp"] == "off"
@@ -123,6 +129,27 @@ def test_the_loss_scale_goes_into_the_resume_file_and_comes_back(tmp_path, monke
     restored = fresh.precision.state_dict()
     assert float(restored["scale"][0]) == 8192.0 and restored["incr_count"] == 7
     assert {k: v for k, v in restored.items() if k != "scale"} == {k: v for k, v in state.items() if k != "scale"}
+
+
+def test_the_trainers_steps_go_through_the_loss_scale_and_learn_what_float32_learns(monkeypatch):
+    # Scaling the loss by 2**16 and the gradients back is exact in float32, so a scaled epoch
+    # ends on the unscaled epoch's weights; the scaler counts every good step it took.
+    config = bf16_config(amp="off", model="lenet", optimizer="sgd", lr=0.1)
+    rng = np.random.default_rng(0)
+    batches = [(rng.random((4, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, (4, 1)))
+               for _ in range(3)]
+    plain = build_training(config, 10, (1, 28, 28), 3, progress=False)
+    scaled = build_training(config, 10, (1, 28, 28), 3, progress=False)
+    scaled.precision = gpu_like_scaler(monkeypatch)
+    for trainer in (plain, scaled):
+        trainer.train_epoch(batches)
+    state = scaled.precision.state_dict()
+    assert float(state["scale"][0]) == 2.0 ** 16 and state["incr_count"] == len(batches)
+    for (name, a), b in zip(plain.model.state_dict().items(), scaled.model.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+    before = build_training(config, 10, (1, 28, 28), 3, progress=False).model.state_dict()
+    assert any(not np.array_equal(before[k].numpy(), v.numpy())        # and it did learn
+               for k, v in scaled.model.state_dict().items())
 
 
 def test_without_a_loss_scale_the_resume_file_holds_none_and_loads_anyway(tmp_path):

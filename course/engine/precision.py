@@ -95,7 +95,7 @@ class MixedPrecision:
         """The context a forward pass (and its loss) runs in."""
         if self.amp == "off":
             return contextlib.nullcontext()
-        return _quiet_autocast(DTYPES[self.amp])
+        return paddle.amp.auto_cast(enable=True, dtype=DTYPES[self.amp], level="O1")
 
     def backward(self, loss) -> None:
         """Back-propagate ``loss``, scaled when a loss scale is in use."""
@@ -115,11 +115,3 @@ class MixedPrecision:
         if state:
             self.scaler.load_state_dict(state)
 
-
-@contextlib.contextmanager
-def _quiet_autocast(dtype: str):
-    # On a CPU, Paddle warns at every step that auto_cast has no effect; check_amp said it once.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="amp_guard can only be enabled")
-        with paddle.amp.auto_cast(enable=True, dtype=dtype, level="O1"):
-            yield

@@ -13,7 +13,6 @@ from course.engine.errors import ConfigError
 from models.errors import ModelError
 
 DATASET_KINDS = ("mnist", "folder")
-LOSSES = ("auto", "ce", "mse", "double_softmax")
 # A schedule is checked with this many steps per epoch: its real length is known only once the
 # data is loaded, and a short guess would reject a warm-up that a real epoch has room for.
 _CHECK_STEPS_PER_EPOCH = 10 ** 6
@@ -26,6 +25,7 @@ def validate(config) -> None:
     from course.engine.optimizers import canonical_optimizer
     from course.engine.precision import AMP_CHOICES, resolve_amp
     from course.engine.schedules import build_schedule
+    from course.engine.trainer import LOSS_KINDS
 
     config.optimizer = _flagged("--optimizer", canonical_optimizer, config.optimizer)
     _at_least("--lr", config.lr, 0, strict=True)
@@ -39,13 +39,14 @@ def validate(config) -> None:
     if not 0 < config.target_acc <= 1:
         raise ConfigError(f"--target-acc: must be an accuracy in (0, 1], got {config.target_acc}")
     _check_dataset_and_model(config)
-    if config.loss not in LOSSES:
-        raise ConfigError(f"--loss: unknown loss {config.loss!r}; choose one of {', '.join(LOSSES)}")
+    losses = ("auto", *LOSS_KINDS)   # auto: the model's own
+    if config.loss not in losses:
+        raise ConfigError(f"--loss: unknown loss {config.loss!r}; choose one of {', '.join(losses)}")
     if config.model == "linear" and config.loss in ("ce", "double_softmax"):
         raise ConfigError(f"--loss: {config.loss} needs one output per class; 'linear' has one output "
                           "in all (use --loss auto or mse)")
     _check_augment(config.augment)
-    _flagged("--device", check_device_name, config.device)
+    config.device = _flagged("--device", check_device_name, config.device)   # 'GPU' -> 'gpu'
     if config.amp not in AMP_CHOICES:
         raise ConfigError(f"--amp: unknown precision {config.amp!r}; choose one of {', '.join(AMP_CHOICES)}")
     config.amp = resolve_amp(config.amp, config.device, config.model)

@@ -32,7 +32,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-USER_ERROR, FAILED, DONE = "user error", "failed", "done"
+from course.sweep.workers import FAILED, USER_ERROR   # one vocabulary for both backends
+
+DONE = "done"
 INCOMING = ".ray-incoming"   # inside a run directory: a stored snapshot before its files move in
 LAST_FILES = ("last.pdckpt", "result.json")   # written last, in this order, as a local run does
 
@@ -151,14 +153,14 @@ def train_run(config_dict: dict, keeper, threads: int) -> tuple[str, str, str]:
     import ray
 
     import course  # noqa: F401  (quiets Paddle's import warning)
-    import paddle
 
     from course.engine.config import RunConfig
+    from course.engine.device import set_cpu_threads
     from course.engine.errors import USER_ERRORS
     from course.sweep.workers import train_logged
 
     # The same thread count as a local worker's: CPU runs of one seed then give the same numbers.
-    paddle.base.core.set_num_threads(threads)
+    set_cpu_threads(threads)
     config = RunConfig.from_dict(config_dict)
     run = config.run_name()
     attempt, snapshot, beside = ray.get(keeper.begin.remote(run))

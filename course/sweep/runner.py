@@ -105,16 +105,15 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
     if len(todo) < len(cells):
         console.say(f"{len(cells) - len(todo)} of {len(cells)} runs already done in {sweep.root}; "
                     f"running the other {len(todo)}")
-    threads = dict(zip((d for _, d in cells), threads_per_job(jobs, len(cells))))
     try:
-        if cluster is not None and todo:
+        if cluster is not None and todo:   # each Ray run has its --cpus-per-run threads
             cluster.train(todo, console)
         elif jobs == 1 or len(todo) <= 1:
             for config, run_dir in todo:   # bars (stderr) stay on the terminal
-                with cpu_threads_for(config, threads[run_dir]):
+                with cpu_threads_for(config, _threads(cells, jobs)[run_dir]):
                     train_logged(config, run_dir, progress, report=console.report, stderr=False)
         else:
-            _run_in_processes(todo, plan, threads, console)
+            _run_in_processes(todo, plan, _threads(cells, jobs), console)
         console.finish()
     finally:
         console.close()
@@ -212,6 +211,11 @@ def check_existing(cells, overwrite: bool = False) -> None:
         shutil.rmtree(run_dir)
 
 
+def _threads(cells, jobs: int) -> dict:
+    """Each run directory's thread count, from its place in the whole grid (threads_per_job)."""
+    return dict(zip((d for _, d in cells), threads_per_job(jobs, len(cells))))
+
+
 @contextlib.contextmanager
 def cpu_threads_for(config, count: int):
     """Train ``config`` in this process with ``count`` CPU threads (on a CPU), then set back."""
@@ -236,9 +240,9 @@ def _run_in_processes(todo, plan: WorkerPlan, threads: dict, console: SweepConso
         phases.setdefault(threads[run_dir], []).append((config.to_dict(), str(run_dir)))
     failures = []
     for count, cells in phases.items():
-        processes = max(1, min(plan.jobs, len(cells), (os.cpu_count() or 1) // count)) if count > 1 \
-            else plan.jobs
-        failures += _train_phase(cells, processes, count, console, plan.cards)
+        # (threads_per_job gives a phase of n runs at most cores // n threads each, so plan.jobs
+        # workers, of which train_in_workers starts no more than the runs, fit the cores.)
+        failures += _train_phase(cells, plan.jobs, count, console, plan.cards)
     if failures:
         raise SweepError(f"{len(failures)} run(s) failed; run the same command again to retry them:\n"
                          + "\n".join(failures))

@@ -21,7 +21,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from course.engine.device import gpu_count, resolve_device
+from course.engine.device import check_device_name, gpu_count, resolve_device
 from course.engine.errors import ConfigError
 from course.engine.precision import MixedPrecision
 from course.engine.trainer import Trainer
@@ -170,6 +170,7 @@ def run_check(device: str = "auto", steps: int = 20, warmup: int = 3, small: boo
     """
     if steps < 1 or warmup < 0:
         raise ConfigError(f"--steps must be >= 1 and --warmup >= 0, got {steps} and {warmup}")
+    device = check_device_name(device)   # 'CPU' is 'cpu'
     for line in describe_build():
         out(line)
     if device != "cpu" and gpu_count() == 0:

@@ -107,13 +107,15 @@ def _conv_key(x, weight, bias, stride, padding, algorithm, dilation, groups):
               zip(x.shape[2:], pad_l, pad_r, dilation, weight.shape[2:], stride)]
     if min(out_hw) < 1 or x.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups:
         return None   # Paddle's kernel raises its own error for these
-    key = (tuple(x.shape), tuple(weight.shape), bias is not None, stride, pad_l, pad_r, dilation,
-           groups)
-    return None if key in _state["failed"] else key
+    return (tuple(x.shape), tuple(weight.shape), bias is not None, stride, pad_l, pad_r, dilation,
+            groups)
 
 
 def _plan(make, key):
-    """``make()``, or None after printing (once) why oneDNN cannot run this case."""
+    """``make()``, or None after printing (once) why oneDNN cannot run the case ``key`` names (a
+    conv, or a fused block: a block oneDNN refuses leaves its plain conv on oneDNN)."""
+    if key in _state["failed"]:
+        return None
     try:
         return make()
     except DnnlError as error:
@@ -149,7 +151,7 @@ def conv_relu_pool(x, weight, bias, stride, padding, algorithm, dilation, groups
     from .conv import cached
 
     pool_key = ("block", key, tuple(kernel), tuple(pool_stride), threads())
-    plan = _plan(lambda: cached(pool_key, lambda: BlockPlan(key, kernel, pool_stride)), key)
+    plan = _plan(lambda: cached(pool_key, lambda: BlockPlan(key, kernel, pool_stride)), pool_key)
     return None if plan is None else run(x, weight, bias, plan)
 
 
