@@ -16,7 +16,9 @@ fallback for a reason other than the tensor's type prints one line. ``PADDLE_OPT
 in the environment turns the fast path off (benchmarks use it to measure Paddle's kernels).
 
 Importing this package also lets Paddle's MKL (its matmul, ``nn.Linear``) use AVX2 on AMD
-processors, where it otherwise runs a generic SSE path ~6x slower (``mkl.py``).
+processors, where it otherwise runs a generic SSE path ~6x slower (``mkl.py``), and keeps freed
+memory in the process, so that each step's large buffers are not page-faulted in anew
+(``malloc.py``: LeNet's step ~10% faster, the MLP's backward ~1.8x).
 """
 from __future__ import annotations
 
@@ -26,11 +28,14 @@ import os
 import paddle
 
 from .dnnl import DnnlError, library
+from .malloc import keep_freed_memory
 from .mkl import use_avx2_on_amd
 
 # Paddle's MKL takes a slow generic path on AMD CPUs unless told otherwise (mkl.py explains);
 # done at import, before any matmul, since MKL reads it once.
 use_avx2_on_amd()
+# glibc hands large freed blocks back to the system, and each step faults them in again.
+keep_freed_memory()
 
 ENV_VAR = "PADDLE_OPT_LAB_FAST_CONV"
 
