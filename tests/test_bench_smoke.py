@@ -1,4 +1,5 @@
-"""A smoke test: bench/bench_training.py runs end to end on the small fixture (--quick).
+"""Smoke tests: bench/bench_training.py and bench/bench_peer.py run end to end on the small fixture
+(--quick).
 
 It measures nothing worth keeping: 320 images on a shared, noisy machine. What a smoke run can
 show is asserted -- every table row, ratio and target line is printed and saved, every number
@@ -69,3 +70,22 @@ def test_bad_dataset_is_a_one_line_error():
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: --dataset must be 'mnist'")
     assert "Traceback" not in proc.stderr
+
+
+def test_the_peer_benchmark_runs_and_reports_its_rows():
+    """bench/bench_peer.py --quick: a smoke run (the numbers mean nothing; the report must be whole)."""
+    import importlib.util
+
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_peer.py"), "--quick",
+                           "--modes", "1x1", "--nets", "lenet", "--dataset", f"mnist:{FIXTURE}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    row = re.search(r"^LeNet\s+1x1\s+(.*)$", out, re.M)
+    assert row, out
+    cells = re.findall(r"([0-9]+) img/s \[\s*([0-9]+)-\s*([0-9]+)\]", row.group(1))
+    has_torch = importlib.util.find_spec("torch") is not None
+    assert len(cells) == 2 + has_torch and all(int(m) > 0 for m, _, _ in cells)
+    assert ("PyTorch is not installed" in out) is not has_torch
+    assert "requirements-peer.txt" in out or has_torch
+    assert ("ours / PyTorch, LeNet, 1 thread = " in out) is has_torch

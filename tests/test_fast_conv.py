@@ -17,7 +17,6 @@ import pytest
 
 from models import fast_conv
 from models.fast_conv import conv as fast_conv_impl
-from models.fast_conv.mkl import _cpu_info, wants_avx2_switch
 from models.layers import Conv2D, conv_relu_pool
 from models.mnist_nets import LeNet
 
@@ -251,24 +250,6 @@ def test_the_environment_variable_turns_the_fast_path_off():
     assert out.stdout.split() == ["False", "[1,", "2,", "3,", "3]"]
 
 
-@pytest.mark.parametrize("vendor,flags,env,expected", [
-    ("AuthenticAMD", {"avx2", "fma", "sse2"}, {}, True),
-    ("AuthenticAMD", {"avx", "sse2"}, {}, False),                  # no AVX2: MKL would crash
-    ("GenuineIntel", {"avx2", "fma"}, {}, False),                   # MKL already picks its best
-    ("AuthenticAMD", {"avx2", "fma"}, {"MKL_DEBUG_CPU_TYPE": "4"}, False),   # the user's choice
-])
-def test_mkl_is_switched_to_avx2_only_on_amd_cpus_that_have_it(vendor, flags, env, expected):
-    assert wants_avx2_switch(vendor, flags, env) is expected
-
-
-def test_cpuinfo_is_read_from_the_first_processor(tmp_path):
-    info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 fma\n\n"
-                    "processor\t: 1\nvendor_id\t: Other\nflags\t\t: fpu\n")
-    assert _cpu_info(str(info)) == ("AuthenticAMD", {"fpu", "avx2", "fma"})
-    assert _cpu_info(str(tmp_path / "missing")) == ("", set())
-
-
 def test_training_on_onednn_is_repeatable_bit_for_bit():
     """What resuming a run relies on: the same steps from the same state give the same weights."""
     data = np.load(FIXTURE)
@@ -286,26 +267,6 @@ def test_training_on_onednn_is_repeatable_bit_for_bit():
         weights.append([p.numpy() for p in net.parameters()])
     for a, b in zip(*weights):
         np.testing.assert_array_equal(a, b)
-
-
-def test_the_peer_benchmark_runs_and_reports_its_rows():
-    """bench/bench_peer.py --quick: a smoke run (the numbers mean nothing; the report must be whole)."""
-    import importlib.util
-    import re
-
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_peer.py"), "--quick",
-                           "--modes", "1x1", "--nets", "lenet", "--dataset", f"mnist:{FIXTURE}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = proc.stdout
-    row = re.search(r"^LeNet\s+1x1\s+(.*)$", out, re.M)
-    assert row, out
-    cells = re.findall(r"([0-9]+) img/s \[\s*([0-9]+)-\s*([0-9]+)\]", row.group(1))
-    has_torch = importlib.util.find_spec("torch") is not None
-    assert len(cells) == 2 + has_torch and all(int(m) > 0 for m, _, _ in cells)
-    assert ("PyTorch is not installed" in out) is not has_torch
-    assert "requirements-peer.txt" in out or has_torch
-    assert ("ours / PyTorch, LeNet, 1 thread = " in out) is has_torch
 
 
 @pytest.mark.parametrize("frozen", ["weight", "bias"])
