@@ -11,9 +11,7 @@ without a reorder. Every step uses oneDNN's threads.
 """
 from __future__ import annotations
 
-import paddle
-
-from .conv import ConvPlan, _ptr, apply_plan
+from .conv import ConvPlan, _ptr, apply_plan, empty
 from .dnnl import (
     ARG_DIFF_DST, ARG_DIFF_SRC, ARG_DST, ARG_SRC, ARG_WORKSPACE, FORWARD_TRAINING, POOLING_MAX,
     QUERY_DIFF_DST_MD, QUERY_DST_MD, QUERY_WORKSPACE_MD, RELU_USE_DST, TAG_ANY, Primitive,
@@ -48,7 +46,7 @@ class BlockPlan:
         """(pooled output tensor, saved: conv output, pooling workspace, input as read)."""
         y, src_buf = self.conv.forward(x, weight, bias, keep_src, blocked_out=True)
         ws = self.conv._buffer(self._ws_size)
-        out = paddle.empty(self.out_shape, dtype="float32")
+        out = empty(self.out_shape)
         if self._from_out is None:
             self._pool.run(_ptr(y), out.data_ptr(), _ptr(ws))
         else:

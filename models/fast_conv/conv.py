@@ -10,6 +10,7 @@ PyTorch's CPU convolution does with the same library (``ONEDNN_VERBOSE=1`` shows
 from __future__ import annotations
 
 import paddle
+from paddle import _C_ops
 from paddle.autograd import PyLayer
 
 from .dnnl import (
@@ -23,6 +24,16 @@ from .dnnl import (
 
 def _ptr(buffer) -> int:
     return buffer.data_ptr()
+
+
+_CPU = paddle.CPUPlace()
+
+
+def empty(shape):
+    """``paddle.empty(shape, dtype="float32")`` on the CPU, without its Python argument checks:
+    a LeNet step makes ~25 of these, and the checks cost ~10 us each (2/3 of the call), time no
+    second thread can share."""
+    return _C_ops.empty(shape, paddle.float32, _CPU)
 
 
 def _dense(t):
@@ -79,7 +90,7 @@ class ConvPlan:
     def _buffer(nbytes: int):
         # A Paddle tensor, so that Paddle's caching allocator reuses the memory from step to step
         # (fresh numpy arrays of VGG's sizes would be new pages, page-faulted in on every call).
-        return paddle.empty([-(-nbytes // 4)], dtype="float32")
+        return empty([-(-nbytes // 4)])
 
     def _into(self, reorder, pointer: int, nbytes: int):
         """Reorder the buffer at ``pointer`` into a new buffer; (its address, the buffer). The
@@ -103,10 +114,10 @@ class ConvPlan:
             self._fwd.run(*pointers, _ptr(dst))
             if blocked_out:
                 return dst, (src_buf if keep_src else None)
-            out = paddle.empty(self.out_shape, dtype="float32")
+            out = empty(self.out_shape)
             self._from_dst.run(_ptr(dst), out.data_ptr())
         else:
-            out = paddle.empty(self.out_shape, dtype="float32")
+            out = empty(self.out_shape)
             self._fwd.run(*pointers, out.data_ptr())
         return out, (src_buf if keep_src else None)
 
@@ -175,7 +186,7 @@ class ConvPlan:
             reorder_dy, nbytes = b["dy"][(layout, "data")]
             ddst, ddst_buf = self._into(reorder_dy, dy, nbytes)
             wei, _wei_buf = self._into(b["to_dwei_in"], weight.data_ptr(), sizes["dwei_in"])
-            dx = paddle.empty(self.x_shape, dtype="float32")
+            dx = empty(self.x_shape)
             if b["from_dsrc"] is None:
                 b["data"].run(ddst, wei, dx.data_ptr())
             else:
@@ -190,8 +201,8 @@ class ConvPlan:
             if not (need_x and b["same_ddst"]):
                 reorder_dy, nbytes = b["dy"][(layout, "weights")]
                 ddst, ddst_buf = self._into(reorder_dy, dy, nbytes)
-            dw = paddle.empty(self.w_shape, dtype="float32")
-            db = paddle.empty([self.w_shape[0]], dtype="float32") if self.has_bias else None
+            dw = empty(self.w_shape)
+            db = empty([self.w_shape[0]]) if self.has_bias else None
             extra = [db.data_ptr()] if self.has_bias else []
             if b["from_dwei"] is None:
                 b["weights"].run(src, ddst, dw.data_ptr(), *extra)
