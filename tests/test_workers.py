@@ -39,8 +39,15 @@ def start_sweep(logdir, running=1):
 
 def workers_of(pid):
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(c) for c in children
-            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return [int(c) for c in children if b"spawn_main" in _cmdline(c)]
+
+
+def _cmdline(pid) -> bytes:
+    """A process's command line; empty if it has ended since it was listed (a short-lived child)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
 
 
 def gone(pids, timeout=15):

@@ -18,7 +18,6 @@ Windows, musl) or where the user has set either variable.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's malloc.h
@@ -31,9 +30,11 @@ def keep_freed_memory(environ=os.environ) -> bool:
     """Set glibc's mmap and trim thresholds as above; True if both were set."""
     if any(name in environ for name in ENV_VARS):
         return False
+    # The process's own symbols hold glibc's mallopt where there is one (ctypes.util's
+    # find_library("c") would start a subprocess in every worker).
     try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or None).mallopt
-    except (OSError, AttributeError):
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD,
