@@ -140,10 +140,10 @@ def conv2d(x, weight, bias, stride, padding, algorithm, dilation, groups):
     key = _conv_key(x, weight, bias, stride, padding, algorithm, dilation, groups)
     if key is None:
         return None
-    from .conv import conv2d as run, plan_for
+    from .conv import apply_plan, plan_for
 
     plan = _plan(lambda: plan_for(*key, threads()), key)
-    return None if plan is None else run(x, weight, bias, plan)
+    return None if plan is None else apply_plan(x, weight, bias, plan)
 
 
 def conv_relu_pool(x, weight, bias, stride, padding, algorithm, dilation, groups, kernel,
@@ -153,12 +153,12 @@ def conv_relu_pool(x, weight, bias, stride, padding, algorithm, dilation, groups
     key = _conv_key(x, weight, bias, stride, padding, algorithm, dilation, groups)
     if key is None:
         return None
-    from .block import BlockPlan, conv_relu_pool as run
-    from .conv import cached
+    from .block import BlockPlan
+    from .conv import apply_plan, cached
 
     pool_key = ("block", key, tuple(kernel), tuple(pool_stride), threads())
     plan = _plan(lambda: cached(pool_key, lambda: BlockPlan(key, kernel, pool_stride)), pool_key)
-    return None if plan is None else run(x, weight, bias, plan)
+    return None if plan is None else apply_plan(x, weight, bias, plan)
 
 
 __all__ = ["ENV_VAR", "conv2d", "conv_relu_pool", "enabled", "set_enabled", "threads"]

@@ -11,7 +11,7 @@ without a reorder. Every step uses oneDNN's threads.
 """
 from __future__ import annotations
 
-from .conv import ConvPlan, _ptr, apply_plan, empty
+from .conv import ConvPlan, _ptr, empty
 from .dnnl import (
     ARG_DIFF_DST, ARG_DIFF_SRC, ARG_DST, ARG_SRC, ARG_WORKSPACE, FORWARD_TRAINING, POOLING_MAX,
     QUERY_DIFF_DST_MD, QUERY_DST_MD, QUERY_WORKSPACE_MD, RELU_USE_DST, TAG_ANY, Primitive,
@@ -81,8 +81,3 @@ class BlockPlan:
         b["pool"].run(ddst, _ptr(ws), _ptr(dy))
         b["relu"].run(_ptr(y), _ptr(dy), _ptr(dy))   # in place: ReLU's gradient from its output
         return self.conv.backward(x, src_buf, weight, _ptr(dy), "dst", need_x, need_weights)
-
-
-def conv_relu_pool(x, weight, bias, plan: BlockPlan):
-    """``max_pool2d(relu(conv2d(x, weight) + bias))`` for the settings ``plan`` was made for."""
-    return apply_plan(x, weight, bias, plan)

@@ -269,8 +269,3 @@ def plan_for(x_shape, w_shape, has_bias, stride, pad_l, pad_r, dilation, groups,
            threads)
     return cached(key, lambda: ConvPlan(x_shape, w_shape, has_bias, stride, pad_l, pad_r,
                                         dilation, groups))
-
-
-def conv2d(x, weight, bias, plan):
-    """``F.conv2d(x, weight, bias, ...)`` for the settings ``plan`` was made for, on oneDNN."""
-    return apply_plan(x, weight, bias, plan)
