@@ -2,7 +2,7 @@
 """The image models' convolutions on oneDNN (models.fast_conv) next to Paddle's own kernels.
 
 Trains VGG16 (the lighter vgg16_gap: VGG16's 13 convolutions, pooled head), DenseNet121 and
-MobileNetV2 (paddle.vision backbones, their convolutions switched with
+MobileNetV2 (paddle.vision backbones, whose convolutions ``models.build_model`` switches with
 ``models.layers.use_fast_conv``) for a few SGD steps on random images, in one process: each
 model twice, once per kernel, the two copies with the same weights, timed in turn for
 ``--rounds`` interleaved rounds. Prints every round, the medians (images per second, and per CPU
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
+from bench.common import loadavg_text, median, train_on_batches  # noqa: E402
 
 MODELS = {"vgg16_gap": 64, "densenet121": 80, "mobilenet_v2": 96}   # name: default image side
 
@@ -52,7 +52,7 @@ def make_step(name: str, image_size: int, batch: int, fast: bool):
     from models import build_model
 
     paddle.seed(0)
-    # Every model's convolutions are models.layers.Conv2D already (use_fast_conv in the builders);
+    # Every model's convolutions are models.layers.Conv2D already (build_model's use_fast_conv);
     # the two copies differ only in whether that layer may use oneDNN, a switch read per call.
     model = build_model(name, num_classes=10, image_size=image_size)
     optimizer = paddle.optimizer.SGD(0.001, parameters=model.parameters())
@@ -63,17 +63,13 @@ def make_step(name: str, image_size: int, batch: int, fast: bool):
         from models import fast_conv
 
         fast_conv.set_enabled(fast)   # this copy's kernels, whichever copy ran last
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-        optimizer.clear_grad()
+        train_on_batches(model, optimizer, [(x, y)], F.cross_entropy)
     return step
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    import paddle
-
+    from course.engine.device import set_cpu_threads
     from models import fast_conv
 
     names = args.models.split(",")
@@ -84,9 +80,10 @@ def main(argv=None) -> int:
         return 2
     print(f"bench_convnets: {', '.join(names)}, batch {args.batch}, {args.steps} SGD steps x "
           f"{args.rounds} rounds; oneDNN usable: {fast_conv.enabled()}; {os.cpu_count()} CPUs, "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+          f"load average {loadavg_text()}", flush=True)
+    was_enabled = fast_conv.enabled()
     for threads in [int(t) for t in args.threads.split(",")]:
-        paddle.base.core.set_num_threads(threads)
+        set_cpu_threads(threads)
         for name in names:
             size = args.side or MODELS[name]
             steps = {kind: make_step(name, size, args.batch, kind == "oneDNN")
@@ -105,14 +102,14 @@ def main(argv=None) -> int:
                     cpu_rates[kind].append(args.steps * args.batch / cpu)
                     print(f"  round {r + 1}/{args.rounds} {threads} thread(s) {name} {size}x{size} "
                           f"{kind:6s} {rates[kind][-1]:7.1f} images/s", flush=True)
-            med = {k: statistics.median(v) for k, v in rates.items()}
-            cpu = {k: statistics.median(v) for k, v in cpu_rates.items()}
+            med = {k: median(v) for k, v in rates.items()}
+            cpu = {k: median(v) for k, v in cpu_rates.items()}
             print(f"{name:13s} {size}x{size} {threads} thread(s): oneDNN {med['oneDNN']:.1f} img/s "
                   f"({cpu['oneDNN']:.1f}/CPU-s), Paddle {med['Paddle']:.1f} img/s "
                   f"({cpu['Paddle']:.1f}/CPU-s): ratio {med['oneDNN'] / med['Paddle']:.2f} "
                   f"(per CPU second {cpu['oneDNN'] / cpu['Paddle']:.2f})", flush=True)
-    fast_conv.set_enabled(True)
-    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    fast_conv.set_enabled(was_enabled)
+    print(f"load average at the end: {loadavg_text()}")
     return 0
 
 

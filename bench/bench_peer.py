@@ -37,7 +37,7 @@ USER_ENV = dict(os.environ)
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import finish, median, print_targets  # noqa: E402
+from bench.common import finish, loadavg, loadavg_text, median, print_targets  # noqa: E402
 from course.cli import CommandLine, run_main  # noqa: E402
 from course.engine.config import RunConfig  # noqa: E402
 from course.engine.errors import ConfigError  # noqa: E402
@@ -138,7 +138,7 @@ def time_epoch(workers, fw, mode, net) -> dict:
     images = sum(r["images"] for r in results)
     return {"images_per_s": images / wall, "seconds": wall,
             "images_per_cpu_s": images / max(sum(r["cpu_seconds"] for r in results), 1e-9),
-            "loadavg": os.getloadavg()[0]}
+            "loadavg": loadavg()}
 
 
 def report(results, frameworks, modes, nets) -> list[str]:
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
         frameworks.append("torch")
     print(f"bench_peer: {', '.join(NET_LABELS[n] for n in nets)}; SGD(0.01), batch 64, {args.images:,} "
           f"{args.dataset} images per epoch, {rounds} rounds, modes {', '.join(modes)}; "
-          f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+          f"{os.cpu_count()} CPUs, load average {loadavg_text()}",
           flush=True)
     results = {"args": vars(args), "frameworks": frameworks, "rounds": rounds,
                "loadavg_start": os.getloadavg(), "measurements": {}}

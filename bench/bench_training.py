@@ -37,7 +37,7 @@ os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
-from bench.common import finish, loadavg, median, print_targets  # noqa: E402
+from bench.common import finish, loadavg, loadavg_text, median, print_targets  # noqa: E402
 from course.cli import CommandLine, run_main  # noqa: E402
 from course.engine.config import RunConfig  # noqa: E402
 from course.engine.errors import ConfigError  # noqa: E402
@@ -266,7 +266,7 @@ def main(argv=None) -> int:
                "cpus": os.cpu_count(), "loadavg_start": os.getloadavg(), "scheduler_note": scheduler_note()}
     print(f"bench_training: LeNet + SGD(0.01), batch 64, 1 thread, {len(images):,} {args.dataset} "
           f"images x {repeats} interleaved rounds; {os.cpu_count()} CPUs, "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+          f"load average {loadavg_text()}", flush=True)
 
     results["loops"] = measure_loops(images, labels, repeats)
     results["ratios"] = {f"ours / {o}": ratio(results["loops"], "ours", o) for o in ("ceiling", "paddle_conv", "hapi", "course")}

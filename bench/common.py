@@ -19,6 +19,11 @@ def loadavg() -> float:
     return os.getloadavg()[0]
 
 
+def loadavg_text(values=None) -> str:
+    """The 1-, 5- and 15-minute load averages (now, or ``values``) as '0.52 0.61 0.70'."""
+    return " ".join(f"{x:.2f}" for x in (os.getloadavg() if values is None else values))
+
+
 def print_targets(lines: list[str]) -> list[str]:
     """Print the PASS/FAIL lines under a ``targets:`` heading; return them."""
     print("\ntargets:")
@@ -46,8 +51,8 @@ def finish(results: dict, json_path: str = "") -> None:
     from pathlib import Path
 
     results["loadavg_end"] = os.getloadavg()
-    print(f"load average: start {' '.join(f'{x:.2f}' for x in results['loadavg_start'])}, "
-          f"end {' '.join(f'{x:.2f}' for x in results['loadavg_end'])}")
+    print(f"load average: start {loadavg_text(results['loadavg_start'])}, "
+          f"end {loadavg_text(results['loadavg_end'])}")
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=2) + "\n")
         print(f"numbers saved to {json_path}")

@@ -55,9 +55,10 @@ def paddle_epochs(nets, images, labels, threads: int) -> dict:
     import paddle
     import paddle.nn.functional as F
 
+    from course.engine.device import set_cpu_threads
     from models.mnist_nets import LeNet, MLPRelu
 
-    paddle.base.core.set_num_threads(threads)
+    set_cpu_threads(threads)
     paddle.set_device("cpu")
     batches = [(paddle.to_tensor(images[i:i + BATCH_SIZE]),
                 paddle.to_tensor(labels[i:i + BATCH_SIZE].reshape(-1, 1)))

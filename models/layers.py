@@ -31,11 +31,15 @@ from .fast_conv import conv_relu_pool as onednn_conv_relu_pool
 class Conv2D(nn.Conv2D):
     """``paddle.nn.Conv2D`` (same arguments), on oneDNN's kernels in dygraph on a CPU."""
 
+    def on_cpu_fast_path(self, x) -> bool:
+        """Whether a call on ``x`` may take the fast paths: what the course uses, in dygraph on a
+        CPU. Anything else, and a graph being traced for export (which may run on any device),
+        is Paddle's own forward."""
+        return (paddle.in_dynamic_mode() and self._data_format == "NCHW"
+                and self._padding_mode == "zeros" and x.place.is_cpu_place() and not x.is_dist())
+
     def forward(self, x):
-        # The fast paths cover what the course uses in dygraph on a CPU; anything else, and a
-        # graph being traced for export (which may run on any device), is Paddle's own forward.
-        if (not paddle.in_dynamic_mode() or self._data_format != "NCHW"
-                or self._padding_mode != "zeros" or not x.place.is_cpu_place() or x.is_dist()):
+        if not self.on_cpu_fast_path(x):
             return super().forward(x)
         out = onednn_conv2d(x, self.weight, self.bias, self._stride, self._updated_padding,
                             self._padding_algorithm, self._dilation, self._groups)
@@ -68,11 +72,9 @@ def conv_relu_pool(conv: Conv2D, pool: nn.MaxPool2D, x):
     # A forward hook on either layer (paddle.flops, ch6's check_layers) must see it run: then
     # the layers run one after the other.
     hooked = any(layer._forward_pre_hooks or layer._forward_post_hooks for layer in (conv, pool))
-    plain = (not hooked and isinstance(conv, Conv2D) and isinstance(pool, nn.MaxPool2D)
-             and pool.padding in (0, [0, 0])
-             and not pool.ceil_mode and not pool.return_mask and pool.data_format == "NCHW"
-             and paddle.in_dynamic_mode() and conv._data_format == "NCHW"
-             and conv._padding_mode == "zeros" and x.place.is_cpu_place() and not x.is_dist())
+    plain = (not hooked and isinstance(conv, Conv2D) and conv.on_cpu_fast_path(x)
+             and isinstance(pool, nn.MaxPool2D) and pool.padding in (0, [0, 0])
+             and not pool.ceil_mode and not pool.return_mask and pool.data_format == "NCHW")
     if plain:
         out = onednn_conv_relu_pool(x, conv.weight, conv.bias, conv._stride, conv._updated_padding,
                                     conv._padding_algorithm, conv._dilation, conv._groups, kernel,

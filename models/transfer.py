@@ -17,7 +17,6 @@ import paddle.vision.models as pvm
 from paddle import nn
 
 from .errors import ModelError
-from .layers import use_fast_conv
 
 DEFAULT_IMAGE_SIZE = 224
 
@@ -146,11 +145,7 @@ def vision_backbone(name):
     # paddle 3.3.1's DenseNet.forward fails with with_pool=False and no classifier
     # (UnboundLocalError); pooling to 1x1 there is harmless before our own GAP.
     with_pool = name.startswith("densenet")
-    backbone = factory(num_classes=0, with_pool=with_pool)
-    # Its convolutions on oneDNN in dygraph on a CPU (same parameters and state-dict keys):
-    # MobileNetV2 trains ~2.4x, DenseNet121 ~1.1x the images per CPU second (bench_convnets.py).
-    use_fast_conv(backbone)
-    return backbone
+    return factory(num_classes=0, with_pool=with_pool)
 
 
 def build_vision_classifier(name, num_classes=10, image_size=DEFAULT_IMAGE_SIZE,

@@ -13,7 +13,7 @@ import paddle
 import paddle.vision.models as pvm
 from paddle import nn
 
-from .layers import Conv2D, use_fast_conv
+from .layers import Conv2D
 from .transfer import ImageClassifier, PooledHead, check_image_size
 
 # (block, number of 3x3 convs, channels) for VGG16, configuration "D".
@@ -194,7 +194,6 @@ def vgg16_official(num_classes=10, image_size=224, freeze_backbone=False):
     """
     image_size = check_image_size(image_size)
     official = pvm.vgg16(num_classes=num_classes)
-    use_fast_conv(official.features)   # its convolutions on oneDNN on a CPU, as our VGGs' are
     head = OfficialVGGHead(official.avgpool, official.classifier)
     model = ImageClassifier(official.features, head, freeze_backbone, image_size)
     model.official_name = "vgg16"

@@ -13,9 +13,10 @@ from models.layers import Conv2D, use_fast_conv
 
 @pytest.fixture
 def paddle_kernels():
+    was = fast_conv.enabled()
     fast_conv.set_enabled(False)
     yield
-    fast_conv.set_enabled(True)
+    fast_conv.set_enabled(was)
 
 
 def outputs_and_grads(layer, x):
@@ -73,3 +74,14 @@ def test_use_fast_conv_swaps_every_paddle_conv_and_keeps_the_weights():
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), keys[k])
     assert use_fast_conv(model) == 0
+
+
+@pytest.mark.parametrize("name,size", [("mobilenet_v2", 32), ("densenet121", 32), ("vgg16", 32),
+                                       ("vision:resnet18", 32)])
+def test_every_built_models_convolutions_can_run_on_onednn(name, size):
+    """build_model hands every paddle.nn.Conv2D of paddle.vision's models to Conv2D."""
+    from models import build_model
+
+    model = build_model(name, num_classes=3, image_size=size)
+    convs = [layer for layer in model.sublayers() if isinstance(layer, paddle.nn.Conv2D)]
+    assert convs and all(type(layer) is Conv2D for layer in convs)
