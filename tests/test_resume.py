@@ -87,7 +87,12 @@ def test_a_resumed_run_keeps_the_thread_count_it_started_with(tmp_path, monkeypa
             with pytest.raises(KeyboardInterrupt):
                 run_experiment(config, tmp_path / "cut", progress=False)
         set_cpu_threads(1)
-        resumed = run_experiment(config, tmp_path / "cut", progress=False)
+        import course.engine.experiment as experiment
+        counts = []
+        with monkeypatch.context() as m:
+            m.setattr(experiment, "set_cpu_threads", lambda n: counts.append(n) or set_cpu_threads(n))
+            resumed = run_experiment(config, tmp_path / "cut", progress=False)
+        assert counts == [2, 1]     # trained on with its own 2 threads, then set back to 1
         assert cpu_threads() == 1   # the process's own count is set back after the run
     finally:
         set_cpu_threads(before)

@@ -104,6 +104,21 @@ def test_auto_loader_workers_follow_the_cores_a_run_has(cores, expected, monkeyp
     assert loader_workers(AUTO_LOADER_WORKERS) == 0
 
 
+def test_a_runs_thread_count_is_the_cores_its_loaders_size_themselves_by(monkeypatch):
+    """Every caller of set_cpu_threads (a local worker, a Ray task, --jobs 1) passes it on."""
+    from course.engine.device import cpu_threads, set_cpu_threads
+
+    before = cpu_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    try:
+        set_cpu_threads(1)
+        assert loader_workers(AUTO_LOADER_WORKERS) == 0
+        set_cpu_threads(3)
+        assert loader_workers(AUTO_LOADER_WORKERS) == 2
+    finally:
+        set_cpu_threads(before)
+
+
 def test_a_folder_run_resumed_with_loader_workers_equals_one_never_stopped_without(digits, tmp_path,
                                                                                   monkeypatch):
     # Augmentation, shuffling, dropout-free mobilenet with BatchNorm: the uninterrupted run loads

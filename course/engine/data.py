@@ -77,8 +77,9 @@ def loader_workers(setting: int, cores: int | None = None) -> int:
     """The DataLoader worker processes of an image-folder run: ``setting``, or for -1 (auto) one
     per core this run has, less one for the training loop, at most ``MAX_AUTO_LOADER_WORKERS``.
 
-    The cores a run has are ``cores``, else ``OMP_NUM_THREADS`` (a sweep sets it to each run's
-    share: one per core when ``--jobs`` fills the CPU, so 0 workers there), else all of them.
+    The cores a run has are ``cores``, else ``OMP_NUM_THREADS`` (``device.set_cpu_threads`` sets
+    it to each sweep run's share, local or on Ray: one per core when ``--jobs`` fills the CPU, so
+    0 workers there), else all of them.
     The number never changes what a run learns (``data.folders.seeded``), only how fast it loads.
     """
     if setting != AUTO_LOADER_WORKERS:

@@ -122,5 +122,10 @@ def set_cpu_threads(count: int) -> None:
     A run's numbers depend on its thread count within float32 rounding (oneDNN's and MKL's
     reductions split their sums by thread), so a sweep fixes each run's count
     (``course.sweep.runner.threads_per_job``) and a resumed run keeps the one it started with.
+    The count also goes into ``OMP_NUM_THREADS``, where what sizes itself by the cores a run has
+    reads it (``course.engine.data.loader_workers``, and a DataLoader's worker processes);
+    OpenMP itself read the variable at import, so that changes no thread count.
     """
-    paddle.base.core.set_num_threads(max(int(count), 1))
+    count = max(int(count), 1)
+    paddle.base.core.set_num_threads(count)
+    os.environ["OMP_NUM_THREADS"] = str(count)

@@ -109,8 +109,9 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
         if cluster is not None and todo:   # each Ray run has its --cpus-per-run threads
             cluster.train(todo, console)
         elif jobs == 1 or len(todo) <= 1:
+            threads = _threads(cells, jobs)
             for config, run_dir in todo:   # bars (stderr) stay on the terminal
-                with cpu_threads_for(config, _threads(cells, jobs)[run_dir]):
+                with cpu_threads_for(config, threads[run_dir]):
                     train_logged(config, run_dir, progress, report=console.report, stderr=False)
         else:
             _run_in_processes(todo, plan, _threads(cells, jobs), console)

@@ -58,9 +58,6 @@ def _serve(conn, threads: int) -> None:
     from course.engine.device import set_cpu_threads
 
     set_cpu_threads(threads)
-    # The cores this worker's runs have, for what sizes itself by them (data.loader_workers);
-    # OpenMP read the variable at import (as 1), so this changes no thread count.
-    os.environ["OMP_NUM_THREADS"] = str(threads)
     # Paddle reports SIGTERM as a "FatalError" with a stack dump; a worker stopped because the
     # sweep was interrupted should just stop. Ctrl-C reaches the whole process group: the
     # sweep process handles it and stops the workers.
