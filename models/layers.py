@@ -87,8 +87,9 @@ def conv_relu_pool(conv: Conv2D, pool: nn.MaxPool2D, x):
 def use_fast_conv(model: nn.Layer) -> int:
     """Make every ``paddle.nn.Conv2D`` in ``model`` a :class:`Conv2D`; returns how many changed.
 
-    For networks built by ``paddle.vision`` (DenseNet121, MobileNetV2, ...). Same parameters
-    and state-dict keys: only the forward changes.
+    ``models.build_model`` calls it on every model it builds, for the ``paddle.vision`` networks
+    (DenseNet121, MobileNetV2, the official VGG16, ...). Same parameters and state-dict keys:
+    only the forward changes.
     """
     changed = 0
     for layer in model.sublayers(include_self=True):
