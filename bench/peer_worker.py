@@ -12,6 +12,8 @@ The nets, as the course has them:
 - ``mlp``: 784 -> 512 -> 256 -> 10 with ReLU. Ours is ``models.mnist_nets.MLPRelu``.
 Both trained with SGD (lr 0.01) and cross-entropy at batch 64, on batches already held as
 tensors of each framework (the step alone: forward, loss, backward, step, zero the gradients).
+Ours uses the optimizer and loss the project's trainer uses (``course.engine.optimizers``,
+``course.engine.losses``), PyTorch its standard ``torch.optim.SGD`` and ``cross_entropy``.
 
 Frameworks: ``ours`` (the project's models on Paddle: LeNet's conv + ReLU + max-pool blocks on
 oneDNN, ``models.layers.conv_relu_pool``), ``ours-paddle-conv``
@@ -53,9 +55,10 @@ def paddle_epochs(nets, images, labels, threads: int) -> dict:
     """{net: epoch()} for our models on Paddle."""
     import course  # noqa: F401  (quiets Paddle's import warning)
     import paddle
-    import paddle.nn.functional as F
 
     from course.engine.device import set_cpu_threads
+    from course.engine.losses import cross_entropy
+    from course.engine.optimizers import build_optimizer
     from models.mnist_nets import LeNet, MLPRelu
 
     set_cpu_threads(threads)
@@ -67,8 +70,8 @@ def paddle_epochs(nets, images, labels, threads: int) -> dict:
     for name in nets:
         paddle.seed(0)
         model = {"lenet": LeNet, "mlp": MLPRelu}[name]()
-        optimizer = paddle.optimizer.SGD(LR, parameters=model.parameters())
-        epochs[name] = partial(train_on_batches, model, optimizer, batches, F.cross_entropy)
+        optimizer = build_optimizer("sgd", LR, model.parameters())
+        epochs[name] = partial(train_on_batches, model, optimizer, batches, cross_entropy)
     return epochs
 
 
