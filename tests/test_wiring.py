@@ -20,6 +20,7 @@ from course.engine.callbacks.early_stopping import EarlyStopping
 from course.engine.callbacks.model_checkpoint import ModelCheckpoint
 from course.engine.callbacks.reduce_lr import ReduceLROnPlateau
 from course.engine.config import FIELDS, RunConfig
+from course.engine import optimizers
 from course.engine.data import FOLDER_IMAGE_SIZE, load_dataset
 from course.engine.experiment import build_training, run_experiment
 from data.mnist.cache import FAST_CACHE_NAME
@@ -194,7 +195,7 @@ def test_pretrained_weights_replace_the_initial_ones(tmp_path):
 
 
 # --- optimizer, rate, decay, schedule ----------------------------------------------------------
-@pytest.mark.parametrize("name, cls", [("sgd", paddle.optimizer.SGD), ("adam", paddle.optimizer.Adam),
+@pytest.mark.parametrize("name, cls", [("sgd", optimizers.SGD), ("adam", paddle.optimizer.Adam),
                                        ("nesterov", paddle.optimizer.Momentum)])
 @wires("optimizer", "lr")
 def test_optimizer_and_lr_build_the_optimizer_over_the_model(name, cls):
