@@ -59,16 +59,17 @@ def ray_cluster(backend: str = "local", address: str = "", cpus_per_run: int = 1
         if address:
             raise ConfigError("--address: only with --backend ray")
         return None
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise ConfigError(f"--backend ray: Ray is not installed; install it with: {INSTALL}") from None
+    # The flags first: a mistake in them is reported where Ray is not installed too.
     if cpus_per_run < 1:
         raise ConfigError(f"--cpus-per-run: must be >= 1, got {cpus_per_run}")
     if not (math.isfinite(gpus_per_run) and gpus_per_run >= 0):
         raise ConfigError(f"--gpus-per-run: must be >= 0 (0.5: two runs share a GPU), got {gpus_per_run}")
     if address and address != "auto":
         _host_and_port(address)
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"--backend ray: Ray is not installed; install it with: {INSTALL}") from None
     return RayCluster(address, cpus_per_run, gpus_per_run)
 
 
