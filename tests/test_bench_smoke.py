@@ -1,4 +1,4 @@
-"""Smoke tests: bench/bench_training.py and bench/bench_peer.py run end to end on the small fixture
+"""Smoke tests: bench/bench_training.py, bench_peer.py and bench_steps.py run end to end on the small fixture
 (--quick).
 
 It measures nothing worth keeping: 320 images on a shared, noisy machine. What a smoke run can
@@ -13,6 +13,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
@@ -89,3 +91,31 @@ def test_the_peer_benchmark_runs_and_reports_its_rows():
     assert ("PyTorch is not installed" in out) is not has_torch
     assert "requirements-peer.txt" in out or has_torch
     assert ("ours / PyTorch, LeNet, 1 thread = " in out) is has_torch
+
+
+def test_the_steps_benchmark_reports_ours_next_to_paddles_own(capsys, tmp_path):
+    """bench/bench_steps.py --quick, in-process: every (net, optimizer) row with its ratio, saved."""
+    from bench import bench_steps
+
+    out_json = tmp_path / "steps.json"
+    assert bench_steps.main(["--quick", "--dataset", f"mnist:{FIXTURE}", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    for label in ("MLP 784-512-256-10", "LeNet"):
+        for name in ("sgd", "adam"):
+            row = re.search(rf"^{re.escape(label)}\s+{name}\s+(.*)$", out, re.M)
+            assert row, out
+            medians = re.findall(r"([0-9]+) \[\s*([0-9]+)-\s*([0-9]+)\]", row.group(1))
+            ratio = float(re.search(rf"({NUMBER}) \(({NUMBER})\)$", row.group(1)).group(1))
+            assert len(medians) == 2 and all(int(m) > 0 for m, _, _ in medians)
+            assert ratio == pytest.approx(int(medians[1][0]) / int(medians[0][0]), rel=0.02)
+    saved = json.loads(out_json.read_text())
+    assert set(saved["ratios"]) == {"mlp sgd", "mlp adam", "lenet sgd", "lenet adam"}
+    assert all(finite_positive(*v) for v in saved["images_per_s"].values())
+
+
+def test_the_steps_benchmark_refuses_a_net_it_does_not_know(capsys):
+    from bench import bench_steps
+    from course.engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--nets from lenet,mlp"):
+        bench_steps.main(["--nets", "resnet"])

@@ -87,10 +87,15 @@ def test_a_resumed_run_keeps_the_thread_count_it_started_with(tmp_path, monkeypa
             with pytest.raises(KeyboardInterrupt):
                 run_experiment(config, tmp_path / "cut", progress=False)
         set_cpu_threads(1)
-        import course.engine.experiment as experiment
+        import course.engine.device as device
+        with monkeypatch.context() as m:   # a resumed run that breaks sets the count back too
+            m.setattr(Trainer, "fit", lambda *a, **k: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                run_experiment(config, tmp_path / "cut", progress=False)
+        assert cpu_threads() == 1
         counts = []
         with monkeypatch.context() as m:
-            m.setattr(experiment, "set_cpu_threads", lambda n: counts.append(n) or set_cpu_threads(n))
+            m.setattr(device, "set_cpu_threads", lambda n: counts.append(n) or set_cpu_threads(n))
             resumed = run_experiment(config, tmp_path / "cut", progress=False)
         assert counts == [2, 1]     # trained on with its own 2 threads, then set back to 1
         assert cpu_threads() == 1   # the process's own count is set back after the run

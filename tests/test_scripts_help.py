@@ -6,15 +6,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ENTRY_POINTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scripts").glob("*.py")) + [
-    "bench/bench_training.py"]
+ENTRY_POINTS = sorted(str(p.relative_to(ROOT)) for folder in ("scripts", "bench")
+                      for p in (ROOT / folder).glob("*.py") if folder == "scripts" or p.name.startswith("bench_"))
 
 
 @pytest.mark.parametrize("script", ENTRY_POINTS)
 def test_help(script):
     out = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("usage:") and ("--dry-run" in out.stdout or "--quick" in out.stdout)
+    assert out.stdout.startswith("usage:")
+    if script.startswith("scripts"):      # every command has a small way to try it
+        assert "--dry-run" in out.stdout or "--quick" in out.stdout
     assert "default" in out.stdout
 
 

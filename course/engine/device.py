@@ -2,6 +2,7 @@
 and, for a sweep, how many runs train at once and on which card (``plan_workers``)."""
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -114,6 +115,22 @@ def cpu_threads() -> int:
     from models.fast_conv import threads
 
     return threads() or 1
+
+
+@contextlib.contextmanager
+def cpu_threads_during(count: int | None):
+    """Inside the block Paddle's CPU kernels use ``count`` threads; after it, however it ends,
+    the count they had before. ``None`` (a run on a GPU, a run with no count of its own)
+    changes nothing, ``OMP_NUM_THREADS`` included."""
+    if not count:
+        yield
+        return
+    before = cpu_threads()
+    set_cpu_threads(count)
+    try:
+        yield
+    finally:
+        set_cpu_threads(before)
 
 
 def set_cpu_threads(count: int) -> None:

@@ -17,7 +17,7 @@ from paddle.base import unique_name
 from course.engine.checkpoint import RESUME_FILE, load_resume, save_resume
 from course.engine.config import RunConfig
 from course.engine.data import load_dataset
-from course.engine.device import cpu_threads, set_cpu_threads, use_device
+from course.engine.device import cpu_threads_during, use_device
 from course.engine.errors import ConfigError
 from course.engine.precision import check_amp
 from course.engine.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
@@ -150,51 +150,49 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
         print(f"[{config.run_name()}] {format_summary(summary, config.model, data.input_shape)}", flush=True)
     trainer = placement.adopt(trainer)
     resume_file = run_dir / RESUME_FILE
-    threads_before = cpu_threads()
+    threads = None
     if resume_file.exists():
         # The thread count it started with: its numbers depend on it (set_cpu_threads says why).
         threads = load_resume(resume_file, trainer, data.train)
-        if threads and device == "cpu":
-            set_cpu_threads(threads)
-    report({"event": "start", **run, "epoch": len(trainer.history)})
+    with cpu_threads_during(threads if device == "cpu" else None):
+        report({"event": "start", **run, "epoch": len(trainer.history)})
 
-    logger = VisualDLLogger(run_dir / "vdl" if log_visualdl and writes else None,
-                            display_name=run_display_name(config, run_dir))
-    logger.replay(trainer.history)   # a resumed run's records are rewritten whole, never appended
-    trainer.logger = logger
+        logger = VisualDLLogger(run_dir / "vdl" if log_visualdl and writes else None,
+                                display_name=run_display_name(config, run_dir))
+        logger.replay(trainer.history)   # a resumed run's records are rewritten whole, never appended
+        trainer.logger = logger
 
-    def save_epoch(tr: Trainer) -> None:
-        if not writes:
-            return
-        print(f"[{config.run_name()}] {epoch_line(tr.history[-1], config.epochs)}", flush=True)
-        atomic_write_json(run_dir / "metrics.json", tr.history)
-        atomic_write_csv(run_dir / "metrics.csv", tr.history, METRIC_COLUMNS)
-        save_resume(resume_file, tr, data.train)
-        # Reported once saved: an epoch the console shows is one a restarted sweep keeps.
-        report({"event": "epoch", **run, "logs": dict(tr.history[-1])})
-        if tr.diverged:
-            report({"event": "diverged", **run, "epoch": len(tr.history), "reason": tr.diverged})
-        elif tr.stop_training and len(tr.history) < config.epochs:
-            report({"event": "stopped", **run, "epoch": len(tr.history), **_stopped_by(tr)})
+        def save_epoch(tr: Trainer) -> None:
+            if not writes:
+                return
+            print(f"[{config.run_name()}] {epoch_line(tr.history[-1], config.epochs)}", flush=True)
+            atomic_write_json(run_dir / "metrics.json", tr.history)
+            atomic_write_csv(run_dir / "metrics.csv", tr.history, METRIC_COLUMNS)
+            save_resume(resume_file, tr, data.train)
+            # Reported once saved: an epoch the console shows is one a restarted sweep keeps.
+            report({"event": "epoch", **run, "logs": dict(tr.history[-1])})
+            if tr.diverged:
+                report({"event": "diverged", **run, "epoch": len(tr.history), "reason": tr.diverged})
+            elif tr.stop_training and len(tr.history) < config.epochs:
+                report({"event": "stopped", **run, "epoch": len(tr.history), **_stopped_by(tr)})
 
-    try:
-        trainer.fit(data.train, data.val, config.epochs, on_epoch_saved=save_epoch)
-        start = time.perf_counter()
-        test_loss, test_acc = trainer.evaluate(data.test) if data.test is not None else (None, None)
-        test_seconds = time.perf_counter() - start
-        result = placement.annotate(summarize(config, trainer, test_loss, test_acc, test_seconds, device))
-        result["model_summary"] = summary
-        if writes:
-            # The final weights (the best epoch's, if EarlyStopping restored them): what
-            # scripts/export_model.py exports. (DataParallel keeps the network in _layers.)
-            net = getattr(trainer.model, "_layers", trainer.model)
-            atomic_paddle_save(net.state_dict(), run_dir / "model.pdparams")
-        # For the HParams view, under tags of their own (trial/...) that sort after the curves.
-        logger.hparams(hparams(config), {"best_val_acc": result["best_val_acc"],
-                                         "test_acc": test_acc, "test_loss": test_loss})
-    finally:
-        logger.close()
-        set_cpu_threads(threads_before)
+        try:
+            trainer.fit(data.train, data.val, config.epochs, on_epoch_saved=save_epoch)
+            start = time.perf_counter()
+            test_loss, test_acc = trainer.evaluate(data.test) if data.test is not None else (None, None)
+            test_seconds = time.perf_counter() - start
+            result = placement.annotate(summarize(config, trainer, test_loss, test_acc, test_seconds, device))
+            result["model_summary"] = summary
+            if writes:
+                # The final weights (the best epoch's, if EarlyStopping restored them): what
+                # scripts/export_model.py exports. (DataParallel keeps the network in _layers.)
+                net = getattr(trainer.model, "_layers", trainer.model)
+                atomic_paddle_save(net.state_dict(), run_dir / "model.pdparams")
+            # For the HParams view, under tags of their own (trial/...) that sort after the curves.
+            logger.hparams(hparams(config), {"best_val_acc": result["best_val_acc"],
+                                             "test_acc": test_acc, "test_loss": test_loss})
+        finally:
+            logger.close()
     if writes:
         atomic_write_json(run_dir / "result.json", result)
         report({"event": "done", "run": run["run"], "result": result})

@@ -35,9 +35,9 @@ import os
 import socket
 from pathlib import Path
 
-from course.engine.errors import ConfigError, SweepError
-from course.engine.files import atomic_write_json
-from course.sweep.ray_runs import FAILED, USER_ERROR, RunKeeper, train_run
+from course.engine.errors import ConfigError
+from course.sweep.outcomes import FAILED, Outcomes, write_configs
+from course.sweep.ray_runs import RunKeeper, train_run
 
 INSTALL = "pip install -r requirements-ray.txt"
 RETRIES = 3        # attempts after the first when a run's worker process or node is lost
@@ -157,12 +157,10 @@ class RayCluster:
         keeper = ray.remote(RunKeeper).options(num_cpus=0, scheduling_strategy=here).remote(str(root))
         task = ray.remote(train_run).options(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
                                              max_retries=RETRIES, retry_exceptions=False)
-        pending = {}
-        for config, run_dir in todo:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(run_dir / "config.json", config.to_dict())
-            pending[task.remote(config.to_dict(), keeper, self.cpus_per_run)] = Path(run_dir)
-        failures, finished = [], False
+        write_configs(todo)
+        pending = {task.remote(config.to_dict(), keeper, self.cpus_per_run): Path(run_dir)
+                   for config, run_dir in todo}
+        outcomes, finished = Outcomes(console.report), False
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS)
@@ -175,20 +173,14 @@ class RayCluster:
                         self.nodes.add(node)
                     except ray.exceptions.RayError as err:   # lost RETRIES + 1 times, or cancelled
                         status, message = FAILED, f"its Ray task failed ({type(err).__name__})"
-                    if status == USER_ERROR:   # the same for every run: stop the sweep
-                        raise ConfigError(message)
-                    if status == FAILED:
-                        failures.append(f"{run_dir.name}: {message} (see {run_dir / 'train.log'})")
-                        console.report({"event": "failed", "run": run_dir.name, "message": message})
+                    outcomes.add(run_dir, status, message)
             finished = True
         finally:
             _stop(pending, keeper, cancel=not finished)
-        if self.nodes and not failures:
+        if self.nodes and not outcomes.failures:
             console.say(f"ray: {len(todo)} run(s) trained on {len(self.nodes)} node(s): "
                         + ", ".join(sorted(self.nodes)))
-        if failures:
-            raise SweepError(f"{len(failures)} run(s) failed; run the same command again to retry "
-                             "them:\n" + "\n".join(failures))
+        outcomes.raise_if_any_failed()
 
     def disconnect(self) -> None:
         """Leave the cluster (a local instance stops); the job's tasks and keeper end with it."""

@@ -32,7 +32,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from course.sweep.workers import FAILED, USER_ERROR   # one vocabulary for both backends
+from course.sweep.outcomes import FAILED, USER_ERROR
 
 DONE = "done"
 INCOMING = ".ray-incoming"   # inside a run directory: a stored snapshot before its files move in

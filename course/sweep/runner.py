@@ -17,24 +17,23 @@ early stops and divergences, and how far the sweep is with the time it has left.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
 import time
-from pathlib import Path
 
 from course.engine.checkpoint import RESUME_FILE
 from course.engine.data import load_dataset
-from course.engine.device import WorkerPlan, cpu_threads, plan_workers, resolve_device, set_cpu_threads
-from course.engine.errors import ConfigError, SweepError
+from course.engine.device import WorkerPlan, cpu_threads_during, plan_workers, resolve_device
+from course.engine.errors import ConfigError
 from course.engine.files import atomic_write_json, check_writable, read_json
 from course.engine.precision import check_amp
 from course.engine.progress import StatusBar, SweepProgress, on_terminal
 from course.engine.results import event_line, status_line
 from course.engine.validate import parse_jobs
 from course.sweep.grid import Sweep
-from course.sweep.workers import FAILED, USER_ERROR, train_in_workers, train_logged
+from course.sweep.outcomes import Outcomes, write_configs
+from course.sweep.workers import train_in_workers, train_logged
 
 STATUS_EVERY = 60.0   # seconds: without a bar, a status line at least this often (and after each run)
 
@@ -111,7 +110,8 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
         elif jobs == 1 or len(todo) <= 1:
             threads = _threads(cells, jobs)
             for config, run_dir in todo:   # bars (stderr) stay on the terminal
-                with cpu_threads_for(config, threads[run_dir]):
+                on_cpu = resolve_device(config.device) == "cpu"
+                with cpu_threads_during(threads[run_dir] if on_cpu else None):
                     train_logged(config, run_dir, progress, report=console.report, stderr=False)
         else:
             _run_in_processes(todo, plan, _threads(cells, jobs), console)
@@ -217,47 +217,19 @@ def _threads(cells, jobs: int) -> dict:
     return dict(zip((d for _, d in cells), threads_per_job(jobs, len(cells))))
 
 
-@contextlib.contextmanager
-def cpu_threads_for(config, count: int):
-    """Train ``config`` in this process with ``count`` CPU threads (on a CPU), then set back."""
-    if resolve_device(config.device) != "cpu":
-        yield
-        return
-    before = cpu_threads()
-    set_cpu_threads(count)
-    try:
-        yield
-    finally:
-        set_cpu_threads(before)
-
-
 def _run_in_processes(todo, plan: WorkerPlan, threads: dict, console: SweepConsole) -> None:
     """Train ``todo`` in worker processes: the runs of each thread count (threads_per_job) as
     one pool of as many workers as the cores (and ``jobs``) allow, one pool after the other."""
+    write_configs(todo)
     phases = {}
     for config, run_dir in todo:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(run_dir / "config.json", config.to_dict())
         phases.setdefault(threads[run_dir], []).append((config.to_dict(), str(run_dir)))
-    failures = []
+    outcomes = Outcomes(console.report)
     for count, cells in phases.items():
         # (threads_per_job gives a phase of n runs at most cores // n threads each, so plan.jobs
         # workers, of which train_in_workers starts no more than the runs, fit the cores.)
-        failures += _train_phase(cells, plan.jobs, count, console, plan.cards)
-    if failures:
-        raise SweepError(f"{len(failures)} run(s) failed; run the same command again to retry them:\n"
-                         + "\n".join(failures))
-
-
-def _train_phase(cells, processes: int, threads: int, console: SweepConsole, cards=()) -> list[str]:
-    failures = []
-    # A run's own events (its epochs, its result) reach the console through console.report.
-    for run_dir, _, status, message in train_in_workers(cells, processes, threads, console.report,
-                                                        cards=cards):
-        name = Path(run_dir).name
-        if status == USER_ERROR:   # a user error is the same for every run: stop the sweep
-            raise ConfigError(message)
-        if status == FAILED:
-            failures.append(f"{name}: {message} (see {Path(run_dir) / 'train.log'})")
-            console.report({"event": "failed", "run": name, "message": message})
-    return failures
+        # A run's own events (its epochs, its result) reach the console through console.report.
+        for run_dir, _, status, message in train_in_workers(cells, plan.jobs, count, console.report,
+                                                            cards=plan.cards):
+            outcomes.add(run_dir, status, message)
+    outcomes.raise_if_any_failed()

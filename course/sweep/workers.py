@@ -34,8 +34,8 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from course.engine.errors import SweepError
+from course.sweep.outcomes import FAILED, USER_ERROR
 
-USER_ERROR, FAILED = "user error", "failed"
 _READY = "ready"
 
 
