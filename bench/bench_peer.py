@@ -56,19 +56,27 @@ INSTALL_HINT = (f"PyTorch is not installed: PyTorch rows skipped (to compare, "
 PAUSE = 0.3   # seconds between timed epochs: an idle worker's OpenMP threads spin ~0.2 s
 
 
-def build_parser() -> argparse.ArgumentParser:
-    cl = CommandLine(__doc__)
+def digits_parser(doc: str, rounds: int, quick_images: int) -> argparse.ArgumentParser:
+    """The flags the benchmarks on MNIST digits share (this one and bench_steps.py): --dataset,
+    --images, --rounds (default ``rounds``), --nets, --quick (``quick_images``), --json."""
+    cl = CommandLine(doc)
     cl.settings("data ('mnist', or 'mnist:PATH.npz' such as tests/fixtures/mnist_small.npz)",
                 RunConfig, "dataset")
     p = cl.parser
-    p.add_argument("--images", type=int, default=None, help="images per timed epoch (default 3200; --quick 192)")
-    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5; --quick 1)")
+    p.add_argument("--images", type=int, default=None,
+                   help=f"images per timed epoch (default 3200; --quick {quick_images})")
+    p.add_argument("--rounds", type=int, default=None, help=f"interleaved rounds (default {rounds}; --quick 1)")
     p.add_argument("--nets", default="lenet,mlp", help="nets to train, from: lenet, mlp")
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    p.add_argument("--json", metavar="OUT", default="", help="save every measured number to this file")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = digits_parser(__doc__, rounds=5, quick_images=192)
     p.add_argument("--modes", default="1x1,1x2,2x1", help="modes, from: 1x1, 1x2, 2x1")
     p.add_argument("--no-paddle-conv", action="store_true",
                    help="leave out ours on Paddle's own conv kernels (the before-picture)")
-    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    p.add_argument("--json", metavar="OUT", default="", help="save every measured number to this file")
     return p
 
 

@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_peer import digits_parser  # noqa: E402
 from bench.common import finish, loadavg_text, median, train_on_batches  # noqa: E402
-from bench.peer_worker import BATCH_SIZE, NETS, load_digits  # noqa: E402
-from course.cli import CommandLine, run_main  # noqa: E402
-from course.engine.config import RunConfig  # noqa: E402
+from bench.peer_worker import BATCH_SIZE, load_digits  # noqa: E402
+from course.cli import run_main  # noqa: E402
 from course.engine.errors import ConfigError  # noqa: E402
 
 OPTIMIZERS = ("sgd", "adam")   # the two whose step the project changes
@@ -37,16 +37,8 @@ NET_LABELS = {"lenet": "LeNet", "mlp": "MLP 784-512-256-10"}
 
 
 def build_parser():
-    cl = CommandLine(__doc__)
-    cl.settings("data ('mnist', or 'mnist:PATH.npz' such as tests/fixtures/mnist_small.npz)",
-                RunConfig, "dataset")
-    p = cl.parser
-    p.add_argument("--images", type=int, default=None, help="images per timed epoch (default 3200; --quick 128)")
-    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7; --quick 1)")
-    p.add_argument("--nets", default=",".join(NETS), help="nets to train, from: lenet, mlp")
+    p = digits_parser(__doc__, rounds=7, quick_images=128)
     p.add_argument("--compare", default=",".join(OPTIMIZERS), help="optimizers whose steps to compare, from: sgd, adam")
-    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    p.add_argument("--json", metavar="OUT", default="", help="save every measured number to this file")
     return p
 
 
