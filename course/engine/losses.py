@@ -5,7 +5,7 @@ does not use for the default settings (three extra operators) before it calls th
 on one CPU core that is 0.1 ms of the course MLP's ~5 ms training step. For hard integer labels,
 softmax on, mean over the batch and no class weights or ignored label (the trainer's only
 case), it ends in the two calls below, so loss and gradients are bit-identical
-(tests/test_trainer.py).
+(tests/test_short_steps.py).
 """
 from __future__ import annotations
 
