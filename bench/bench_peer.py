@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import finish, loadavg, loadavg_text, median, print_targets  # noqa: E402
+from bench.peer_worker import BATCH_SIZE  # noqa: E402
 from course.cli import CommandLine, run_main  # noqa: E402
 from course.engine.config import RunConfig  # noqa: E402
 from course.engine.errors import ConfigError  # noqa: E402
@@ -58,7 +59,8 @@ PAUSE = 0.3   # seconds between timed epochs: an idle worker's OpenMP threads sp
 
 def digits_parser(doc: str, rounds: int, quick_images: int) -> argparse.ArgumentParser:
     """The flags the benchmarks on MNIST digits share (this one and bench_steps.py): --dataset,
-    --images, --rounds (default ``rounds``), --nets, --quick (``quick_images``), --json."""
+    --images, --rounds (default ``rounds``), --nets, --quick (``quick_images``), --json.
+    Parse them with :func:`parse_digits_args`."""
     cl = CommandLine(doc)
     cl.settings("data ('mnist', or 'mnist:PATH.npz' such as tests/fixtures/mnist_small.npz)",
                 RunConfig, "dataset")
@@ -69,7 +71,27 @@ def digits_parser(doc: str, rounds: int, quick_images: int) -> argparse.Argument
     p.add_argument("--nets", default="lenet,mlp", help="nets to train, from: lenet, mlp")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     p.add_argument("--json", metavar="OUT", default="", help="save every measured number to this file")
+    p.set_defaults(default_rounds=rounds, quick_images=quick_images)
     return p
+
+
+def parse_digits_args(parser: argparse.ArgumentParser, argv=None, **lists):
+    """``parser``'s arguments (a :func:`digits_parser`), --images and --rounds filled in from
+    their defaults; ConfigError for an unknown net or value of ``lists`` (a flag's name -> the
+    values it may list), fewer images than a batch, no round, or data that is not MNIST."""
+    args = parser.parse_args(argv)
+    if args.images is None:
+        args.images = args.quick_images if args.quick else 3200
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else args.default_rounds
+    lists = {"nets": NET_LABELS, **lists}
+    bad = [v for name, allowed in lists.items() for v in getattr(args, name).split(",") if v not in allowed]
+    if bad or args.images < BATCH_SIZE or args.rounds < 1 or args.dataset.partition(":")[0] != "mnist":
+        raise ConfigError(", ".join(f"--{name} from {','.join(allowed)}" for name, allowed in lists.items())
+                          + f", --images >= {BATCH_SIZE}, --rounds >= 1, --dataset mnist or mnist:PATH; got "
+                          + ", ".join(repr(getattr(args, name)) for name in lists)
+                          + f", {args.images}, {args.rounds}, {args.dataset!r}")
+    return args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,21 +223,14 @@ def report(results, frameworks, modes, nets) -> list[str]:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    args.images = args.images if args.images is not None else (192 if args.quick else 3200)
-    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 5)
-    nets, modes = args.nets.split(","), args.modes.split(",")
-    bad = [n for n in nets if n not in NET_LABELS] + [m for m in modes if m not in MODES]
-    if bad or args.images < 64 or rounds < 1 or args.dataset.partition(":")[0] != "mnist":
-        raise ConfigError(f"nets from {','.join(NET_LABELS)}, modes from {','.join(MODES)}, "
-                          f"--images >= 64, --rounds >= 1, --dataset mnist or mnist:PATH; got "
-                          f"{args.nets!r}, {args.modes!r}, {args.images}, {rounds}, {args.dataset!r}")
+    args = parse_digits_args(build_parser(), argv, modes=MODES)
+    rounds, nets, modes = args.rounds, args.nets.split(","), args.modes.split(",")
     frameworks = ["ours"] + ([] if args.no_paddle_conv else ["ours-paddle-conv"])
     if importlib.util.find_spec("torch") is None:
         print(INSTALL_HINT)
     else:
         frameworks.append("torch")
-    print(f"bench_peer: {', '.join(NET_LABELS[n] for n in nets)}; SGD(0.01), batch 64, {args.images:,} "
+    print(f"bench_peer: {', '.join(NET_LABELS[n] for n in nets)}; SGD(0.01), batch {BATCH_SIZE}, {args.images:,} "
           f"{args.dataset} images per epoch, {rounds} rounds, modes {', '.join(modes)}; "
           f"{os.cpu_count()} CPUs, load average {loadavg_text()}",
           flush=True)

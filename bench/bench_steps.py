@@ -25,15 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_peer import digits_parser  # noqa: E402
+from bench.bench_peer import NET_LABELS, digits_parser, parse_digits_args  # noqa: E402
 from bench.common import finish, loadavg_text, median, train_on_batches  # noqa: E402
 from bench.peer_worker import BATCH_SIZE, load_digits  # noqa: E402
 from course.cli import run_main  # noqa: E402
-from course.engine.errors import ConfigError  # noqa: E402
 
 OPTIMIZERS = ("sgd", "adam")   # the two whose step the project changes
 RATES = {"sgd": 0.01, "adam": 0.001}
-NET_LABELS = {"lenet": "LeNet", "mlp": "MLP 784-512-256-10"}
 
 
 def build_parser():
@@ -87,28 +85,20 @@ def report(measured: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    images = args.images if args.images is not None else (128 if args.quick else 3200)
-    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 7)
+    args = parse_digits_args(build_parser(), argv, compare=OPTIMIZERS)
+    images, rounds = args.images, args.rounds
     nets, optimizers = args.nets.split(","), args.compare.split(",")
-    bad = [n for n in nets if n not in NET_LABELS] + [o for o in optimizers if o not in OPTIMIZERS]
-    if bad or images < BATCH_SIZE or rounds < 1 or args.dataset.partition(":")[0] != "mnist":
-        raise ConfigError(f"--nets from {','.join(NET_LABELS)}, --compare from {','.join(OPTIMIZERS)}, "
-                          f"--images >= {BATCH_SIZE}, --rounds >= 1, --dataset mnist or mnist:PATH; got "
-                          f"{args.nets!r}, {args.compare!r}, {images}, {rounds}, {args.dataset!r}")
     import course  # noqa: F401  (quiets Paddle's import warning)
     import paddle
 
-    from course.engine.device import cpu_threads, set_cpu_threads
+    from course.engine.device import cpu_threads_during
 
     print(f"bench_steps: {', '.join(NET_LABELS[n] for n in nets)} x {', '.join(optimizers)}; batch "
           f"{BATCH_SIZE}, {images:,} {args.dataset} images per epoch, {rounds} rounds, 1 thread; "
           f"load average {loadavg_text()}", flush=True)
     loadavg_start = os.getloadavg()
-    threads_before = cpu_threads()
-    set_cpu_threads(1)
     paddle.set_device("cpu")
-    try:
+    with cpu_threads_during(1):
         digits, labels = load_digits(args.dataset, images)
         runs = epochs(nets, optimizers, digits, labels)
         for epoch in runs.values():     # untimed: kernel set-up and first allocations
@@ -121,8 +111,6 @@ def main(argv=None) -> int:
                 measured[key].append(len(digits) / (time.perf_counter() - start))
                 print(f"  round {r + 1}/{rounds} {NET_LABELS[key[0]]:20s} {key[1]:5s} {key[2]:7s} "
                       f"{measured[key][-1]:8.0f} images/s", flush=True)
-    finally:
-        set_cpu_threads(threads_before)
     results = {"args": vars(args), "rounds": rounds, "loadavg_start": loadavg_start,
                "images_per_s": {" ".join(k): v for k, v in measured.items()}}
     results["ratios"] = report(measured)

@@ -113,9 +113,13 @@ def test_the_steps_benchmark_reports_ours_next_to_paddles_own(capsys, tmp_path):
     assert all(finite_positive(*v) for v in saved["images_per_s"].values())
 
 
-def test_the_steps_benchmark_refuses_a_net_it_does_not_know(capsys):
-    from bench import bench_steps
+def test_the_digit_benchmarks_refuse_what_they_cannot_run_in_one_line():
+    from bench import bench_peer, bench_steps
     from course.engine.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="--nets from lenet,mlp"):
+    with pytest.raises(ConfigError, match="--nets from lenet,mlp, --compare from sgd,adam"):
         bench_steps.main(["--nets", "resnet"])
+    with pytest.raises(ConfigError, match=r"--modes from 1x1,1x2,2x1.*got 'lenet,mlp', '3x1'"):
+        bench_peer.main(["--modes", "3x1"])
+    with pytest.raises(ConfigError, match=r"--images >= 64.*got 'lenet,mlp', 'sgd,adam', 32"):
+        bench_steps.main(["--images", "32"])

@@ -101,9 +101,27 @@ def test_sgd_with_weight_decay_or_clipping_takes_paddles_own_step(monkeypatch):
     assert_bit_identical(got_clip, expected_clip)
 
 
+def float64_parameter():
+    return paddle.create_parameter([2], "float64", default_initializer=paddle.nn.initializer.Constant(1.0))
+
+
+def test_float64_weights_take_paddles_own_sgd_step(monkeypatch):
+    # (tools/optimizer_paths trains float64 points: the short step is for fp32 only)
+    calls = count_paddles_steps(monkeypatch)
+    w = float64_parameter()
+    optimizer = build_optimizer("sgd", 0.5, [w])
+    for _ in range(3):
+        (w * w).sum().backward()
+        optimizer.step()
+        optimizer.clear_grad()
+    assert len(calls) == 3
+    np.testing.assert_allclose(w.numpy(), [0.0, 0.0])   # w - 0.5 * 2w = 0 at every step
+
+
 def test_adam_takes_the_multi_tensor_path_on_the_cpu_with_adams_numbers():
     optimizer = build_optimizer("adam", 0.01, MLPRelu().parameters())
     assert optimizer._use_multi_tensor
+    assert not build_optimizer("adam", 0.01, [float64_parameter()])._use_multi_tensor
     default, _ = train(lambda lr, ps: paddle.optimizer.Adam(lr, parameters=ps), lr=0.01)
     merged, _ = train(ours("adam"), lr=0.01)
     start, _ = train(ours("adam"), lr=0.0)

@@ -36,6 +36,8 @@ class SGD(paddle.optimizer.SGD):
     (tests/test_short_steps.py). The first step, anything else, and every GPU take Paddle's step.
     """
 
+    _short_ok = None   # whether the short step applies: decided after the first step
+
     def _short_step_applies(self) -> bool:
         params = self._parameter_list
         return (bool(params) and not isinstance(params[0], dict) and self.regularization is None
@@ -61,8 +63,6 @@ class SGD(paddle.optimizer.SGD):
                 grad = p._grad_ivar()
                 if grad is not None and not p.stop_gradient:
                     _C_ops.sgd_(p, lr, grad, None, False)
-
-    _short_ok = None
 
 
 def _adam(learning_rate, parameters, weight_decay):
