@@ -1,13 +1,15 @@
 #!/usr/bin/env python
-"""Paddle's own optimizer step and loss next to the project's: same net, same digits, one process.
+"""Paddle's own layers, optimizer step and loss next to the project's: same net, same digits, one process.
 
 For each net (the course MLP 784-512-256-10, LeNet) and optimizer (SGD, Adam), trains two copies
 from the same start on one thread: one with ``paddle.optimizer.SGD``/``Adam`` and
-``F.cross_entropy`` (what a Paddle user writes), one with the project's
-``course.engine.optimizers.build_optimizer`` and ``course.engine.losses.cross_entropy`` (what the
-trainer uses: SGD's short step, Adam's multi-tensor path on the CPU, the loss without its
-wrapper). Every round times one epoch of each in turn; prints every round, the medians and the
-ratio ours / Paddle's own. See bench/README.md.
+``F.cross_entropy``, the MLP written with ``paddle.nn.Linear`` (what a Paddle user writes), one
+with the project's ``course.engine.optimizers.build_optimizer``, ``course.engine.losses.cross_entropy``
+and ``models.mnist_nets.MLPRelu`` (what the trainer uses: SGD's short step, Adam's multi-tensor
+path on the CPU, the loss without its wrapper, the MLP's [out, in] weights of
+``models.layers.Linear``). LeNet is the project's on both sides (its convolutions are
+bench_peer.py's ``--paddle-conv`` comparison). Every round times one epoch of each in turn;
+prints every round, the medians and the ratio ours / Paddle's own. See bench/README.md.
 
 examples:
   python bench/bench_steps.py                          # ~1 min on one core
@@ -50,6 +52,12 @@ def epochs(nets, optimizers, images, labels) -> dict:
     from models.mnist_nets import LeNet, MLPRelu
 
     paddles_own = {"sgd": paddle.optimizer.SGD, "adam": paddle.optimizer.Adam}
+
+    def paddle_mlp():
+        nn = paddle.nn
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256),
+                             nn.ReLU(), nn.Linear(256, 10))
+
     batches = [(paddle.to_tensor(images[i:i + BATCH_SIZE]),
                 paddle.to_tensor(labels[i:i + BATCH_SIZE].reshape(-1, 1)))
                for i in range(0, len(images), BATCH_SIZE)]
@@ -57,8 +65,8 @@ def epochs(nets, optimizers, images, labels) -> dict:
     for net in nets:
         for name in optimizers:
             for side in ("paddle", "ours"):
-                paddle.seed(0)
-                model = {"lenet": LeNet, "mlp": MLPRelu}[net]()
+                paddle.seed(0)   # nn.Linear and models.layers.Linear draw the same weights
+                model = {"lenet": LeNet, "mlp": MLPRelu if side == "ours" else paddle_mlp}[net]()
                 if side == "paddle":
                     optimizer = paddles_own[name](RATES[name], parameters=model.parameters())
                     loss = F.cross_entropy

@@ -10,7 +10,7 @@ import paddle
 from paddle import nn
 
 from .errors import ModelError
-from .layers import Conv2D, conv_relu_pool
+from .layers import Conv2D, Linear, conv_relu_pool
 
 MNIST_INPUT_SHAPE = (1, 28, 28)
 _PIXELS = 28 * 28
@@ -65,8 +65,8 @@ class MLP500(MnistNet):
 
     def __init__(self, num_classes=10, activation="sigmoid"):
         super().__init__()
-        self.fc1 = nn.Linear(_PIXELS, 500)
-        self.fc2 = nn.Linear(500, num_classes)
+        self.fc1 = Linear(_PIXELS, 500)   # [out, in] weights: models.layers.Linear says why
+        self.fc2 = Linear(500, num_classes)
         self.activation = getattr(nn.functional, activation)
 
     def forward(self, x):
@@ -78,9 +78,9 @@ class MLPRelu(MnistNet):
 
     def __init__(self, num_classes=10):
         super().__init__()
-        self.fc1 = nn.Linear(_PIXELS, 512)
-        self.fc2 = nn.Linear(512, 256)
-        self.fc3 = nn.Linear(256, num_classes)
+        self.fc1 = Linear(_PIXELS, 512)   # [out, in] weights: models.layers.Linear says why
+        self.fc2 = Linear(512, 256)
+        self.fc3 = Linear(256, num_classes)
 
     def forward(self, x):
         x = paddle.flatten(x, start_axis=1)

@@ -25,6 +25,7 @@ from paddle.optimizer.lr import LRScheduler
 from course.engine.device import cpu_threads
 from course.engine.errors import ConfigError
 from course.engine.files import atomic_paddle_save
+from models.layers import adapt_linear_weights
 
 CHECKPOINT_SUFFIX = ".pdckpt"
 WEIGHTS_SUFFIX = ".pdparams"
@@ -76,6 +77,28 @@ def read_checkpoint(path) -> dict:
     return state
 
 
+def check_fits(model, state: dict, source) -> None:
+    """Raise ConfigError (one line, naming ``source``) unless ``state`` holds every weight of
+    ``model`` with its shape and nothing else: Paddle's ``set_state_dict`` would only warn and
+    leave such weights as they were, and the run would go on from random ones."""
+    expected = {k: list(v.shape) for k, v in model.state_dict().items()}
+    saved = {k: list(v.shape) for k, v in state.items() if hasattr(v, "shape")}
+    problems = [f"{k} missing" for k in expected if k not in saved]
+    problems += [f"{k} is {saved[k]}, the model's {expected[k]}" for k in expected
+                 if k in saved and saved[k] != expected[k]]
+    problems += [f"{k} not in the model" for k in saved if k not in expected]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ConfigError(f"{source} does not fit this {type(model).__name__}: "
+                          + "; ".join(problems[:3]) + more)
+
+
+def set_model_state(model, state: dict, source) -> None:
+    """``model.set_state_dict(state)`` after :func:`check_fits`."""
+    check_fits(model, state, source)
+    model.set_state_dict(state)
+
+
 def load_checkpoint(path, model, optimizer=None) -> dict:
     """Load a ``save_checkpoint`` (or ``save_weights``) file into ``model`` and ``optimizer``.
 
@@ -96,10 +119,16 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
             raise ConfigError(f"no checkpoint at {path} (nor {path}{CHECKPOINT_SUFFIX}, "
                               f"{path}{WEIGHTS_SUFFIX})")
     if path.name.endswith(WEIGHTS_SUFFIX):
-        model.set_state_dict(paddle.load(str(path)))
+        set_model_state(model, adapt_linear_weights(model, paddle.load(str(path))), path)
         return {}
     state = read_checkpoint(path)
-    model.set_state_dict(state["model"])
+    weights = adapt_linear_weights(model, state["model"])
+    accumulators = any(hasattr(v, "shape") for v in (state.get("optimizer") or {}).values())
+    if optimizer is not None and accumulators and weights is not state["model"]:
+        raise ConfigError(f"{path}: its optimizer state is for weights in paddle.nn.Linear's "
+                          "[in, out] layout (a checkpoint from an older version of this project); "
+                          "load it without the optimizer, or train anew")
+    set_model_state(model, weights, path)
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.set_state_dict(state["optimizer"])
         scheduled = isinstance(getattr(optimizer, "_learning_rate", None), LRScheduler)
@@ -126,6 +155,7 @@ def load_resume(path, trainer, train_data) -> int | None:
     """Put the state ``save_resume`` wrote back into ``trainer``, its callbacks and its data;
     return the CPU thread count the run trained with (None in a file from before it was saved)."""
     state = read_checkpoint(path)
+    check_fits(trainer.model, state["model"], path)
     extra = state["extra"]
     trainer.set_state_dict({**extra["trainer"], "model": state["model"],
                             "optimizer": state["optimizer"], "lr": state["lr"]})

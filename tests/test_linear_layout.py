@@ -1,0 +1,130 @@
+"""models.layers.Linear ([out, in] weights) and the checkpoint loader that reads both layouts.
+
+The layer must start where paddle.nn.Linear starts (same seed, same values), compute the same
+numbers within float32 rounding, keep its parameter settings, and weights saved from
+paddle.nn.Linear layers must load into it; a checkpoint that does not fit a model is refused in
+one line instead of Paddle's warning.
+"""
+import numpy as np
+import paddle
+import pytest
+
+from course.engine.checkpoint import load_checkpoint, load_resume, save_checkpoint, save_weights
+from course.engine.errors import ConfigError
+from models.layers import Linear, adapt_linear_weights
+from models.mnist_nets import LeNet, MLPRelu
+
+
+class PaddleLayoutMLP(paddle.nn.Layer):
+    """MLPRelu as it was written with paddle.nn.Linear (the course's own layers, [in, out])."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.fc3 = (paddle.nn.Linear(784, 512), paddle.nn.Linear(512, 256),
+                                        paddle.nn.Linear(256, 10))
+
+    def forward(self, x):
+        x = paddle.flatten(x, start_axis=1)
+        return self.fc3(paddle.nn.functional.relu(self.fc2(paddle.nn.functional.relu(self.fc1(x)))))
+
+
+def digits(n=32):
+    return paddle.to_tensor(np.random.default_rng(0).random((n, 1, 28, 28), dtype="float32"))
+
+
+def test_linear_starts_where_paddle_linear_starts_and_computes_the_same():
+    attr = paddle.ParamAttr(learning_rate=0.5, regularizer=paddle.regularizer.L2Decay(0.01))
+    paddle.seed(7)
+    theirs = paddle.nn.Linear(784, 300, weight_attr=attr)
+    paddle.seed(7)
+    ours = Linear(784, 300, weight_attr=attr)
+    assert ours.weight.shape == [300, 784]
+    np.testing.assert_array_equal(ours.weight.numpy(), theirs.weight.numpy().T)
+    np.testing.assert_array_equal(ours.bias.numpy(), theirs.bias.numpy())
+    assert ours.weight.optimize_attr["learning_rate"] == 0.5     # the attribute stays with it
+    assert ours.weight.regularizer is not None and not ours.weight.stop_gradient
+    assert "in_features=784, out_features=300" in repr(ours)
+
+    x = paddle.flatten(digits(), start_axis=1)
+    outs = []
+    for layer in (ours, theirs):
+        out = layer(x)
+        (out * out).sum().backward()
+        outs.append((out.numpy(), layer.weight.grad.numpy(), layer.bias.grad.numpy()))
+    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(outs[0][1], outs[1][1].T, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(outs[0][2], outs[1][2], rtol=1e-4, atol=1e-4)
+
+
+def test_linear_without_bias():
+    layer = Linear(6, 4, bias_attr=False)
+    assert layer.bias is None and layer(paddle.ones([2, 6])).shape == [2, 4]
+
+
+def test_mlp_relu_keeps_its_parameter_count_and_trains():
+    paddle.seed(0)
+    model = MLPRelu()
+    assert sum(int(np.prod(p.shape)) for p in model.parameters()) == 784 * 512 + 512 + 512 * 256 + 256 + 2570
+    x, y = digits(64), paddle.to_tensor(np.arange(64).reshape(-1, 1) % 10)
+    optimizer = paddle.optimizer.SGD(0.1, parameters=model.parameters())
+    losses = []
+    for _ in range(30):   # the same 64 images: the loss must fall as the net memorises them
+        loss = paddle.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_weights_saved_from_paddle_linear_layers_load_into_linear(tmp_path):
+    paddle.seed(1)
+    course_model = PaddleLayoutMLP()
+    path = save_weights(tmp_path / "course", course_model)
+    model = MLPRelu()
+    assert load_checkpoint(path, model) == {}
+    np.testing.assert_array_equal(model.fc1.weight.numpy(), course_model.fc1.weight.numpy().T)
+    np.testing.assert_allclose(model(digits()).numpy(), course_model(digits()).numpy(), rtol=1e-5, atol=1e-5)
+    # and a checkpoint of the model itself loads as it was saved
+    save_checkpoint(tmp_path / "own", model)
+    again = MLPRelu()
+    load_checkpoint(tmp_path / "own", again)
+    np.testing.assert_array_equal(again.fc2.weight.numpy(), model.fc2.weight.numpy())
+
+
+def test_adapt_leaves_a_state_in_the_right_layout_alone():
+    model = MLPRelu()
+    state = model.state_dict()
+    assert adapt_linear_weights(model, state) is state
+
+
+def test_old_layout_optimizer_state_is_refused(tmp_path):
+    course_model = PaddleLayoutMLP()
+    optimizer = paddle.optimizer.Momentum(0.1, parameters=course_model.parameters())
+    course_model(digits()).mean().backward()
+    optimizer.step()   # the velocities exist now, shaped [in, out]
+    path = save_checkpoint(tmp_path / "old", course_model, optimizer)
+    model = MLPRelu()
+    with pytest.raises(ConfigError, match=r"old\.pdckpt.*\[in, out\] layout"):
+        load_checkpoint(path, model, paddle.optimizer.Momentum(0.1, parameters=model.parameters()))
+    load_checkpoint(path, model)    # the weights alone still load
+    np.testing.assert_array_equal(model.fc3.weight.numpy(), course_model.fc3.weight.numpy().T)
+
+
+def test_a_checkpoint_of_another_model_is_refused_in_one_line(tmp_path):
+    path = save_weights(tmp_path / "lenet", LeNet())
+    model = MLPRelu()
+    before = model.fc1.weight.numpy().copy()
+    with pytest.raises(ConfigError, match=r"lenet\.pdparams does not fit this MLPRelu: fc1\.weight missing"):
+        load_checkpoint(path, model)
+    np.testing.assert_array_equal(model.fc1.weight.numpy(), before)   # nothing half-loaded
+
+
+def test_a_resume_file_with_other_shapes_is_refused(tmp_path):
+    class Holder:
+        model = MLPRelu()
+
+    state = {"model": PaddleLayoutMLP().state_dict(), "optimizer": {}, "lr": 0.1, "extra": {}}
+    paddle.save(state, str(tmp_path / "last.pdckpt"))
+    with pytest.raises(ConfigError, match=r"fc1\.weight is \[784, 512\], the model's \[512, 784\]"):
+        load_resume(tmp_path / "last.pdckpt", Holder(), None)
