@@ -27,6 +27,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle import _C_ops
 from paddle.base.framework import _current_expected_place_
 
 from .fast_conv import conv2d as onednn_conv2d
@@ -130,7 +131,16 @@ class Linear(nn.Linear):
 
     def forward(self, x):
         out = paddle.matmul(x, self.weight, transpose_y=True)
-        return out if self.bias is None else out + self.bias
+        if self.bias is None:
+            return out
+        if x.ndim != 2 or not paddle.in_dynamic_mode() or not x.place.is_cpu_place():
+            return out + self.bias
+        # The bias as a product ones[N, 1] x bias[1, out]: the same numbers forward (1.0 * b,
+        # exactly), but its gradient is then a GEMM, ones^T x dy. Paddle 3.3's CPU gradient of
+        # the broadcast add ``out + bias`` took ~0.35 ms for [64, 512] (forward and backward of
+        # the add, 0.15 ms this way), a tenth of the MLP's step.
+        ones = _C_ops.full([x.shape[0], 1], 1.0, out.dtype, x.place)
+        return out + paddle.matmul(ones, self.bias.unsqueeze(0))
 
     def extra_repr(self):
         return f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}, dtype={self._dtype}"
