@@ -110,9 +110,9 @@ class Linear(nn.Linear):
     [out_features, in_features] and the forward ``x @ weight.T + bias``.
 
     Why: Paddle's ``nn.Linear`` keeps [in, out] and computes ``x @ W``, which the MKL in the
-    paddlepaddle wheel runs slowly for the MLP's first layer: [64, 784] x [784, 512] took ~1.4 ms
-    on one core where ``x @ W.T`` (the same product with the weight stored the other way, as
-    PyTorch stores it) takes ~1.1. The backward's weight gradient is a [out, in] product then,
+    paddlepaddle wheel runs slowly for the MLP's first layer: [64, 784] x [784, 512] took
+    1.20-1.44 ms on one core where ``x @ W.T`` (the same product with the weight stored the other
+    way, as PyTorch stores it) took 0.87-1.17. The backward's weight gradient is a [out, in] product then,
     just as fast, and the first layer needs no input gradient. On the CPU the bias is added as
     a product too (see ``forward``). The course MLP (784-512-256-10), one thread, SGD, against
     the same MLP of ``nn.Linear`` layers from the same start: 4.16 vs 4.82 ms a step (one

@@ -11,6 +11,7 @@ import pytest
 
 from course.engine.checkpoint import load_checkpoint, load_resume, save_checkpoint, save_weights
 from course.engine.errors import ConfigError
+from models import load_pretrained
 from models.layers import Linear, adapt_linear_weights
 from models.mnist_nets import LeNet, MLPRelu
 
@@ -54,6 +55,16 @@ def test_linear_starts_where_paddle_linear_starts_and_computes_the_same():
     np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(outs[0][1], outs[1][1].T, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(outs[0][2], outs[1][2], rtol=1e-4, atol=1e-4)
+
+
+def test_the_bias_product_gives_the_plain_sums_bit_for_bit():
+    layer = Linear(784, 512)
+    layer.bias.set_value(paddle.uniform([512], min=-1.0, max=1.0))
+    x = paddle.flatten(digits(), start_axis=1)
+    plain = paddle.matmul(x, layer.weight, transpose_y=True) + layer.bias
+    np.testing.assert_array_equal(layer(x).numpy(), plain.numpy())
+    # a 3-D input takes the plain add and gives the same rows
+    np.testing.assert_array_equal(layer(x.reshape([4, 8, 784])).numpy().reshape(32, 512), plain.numpy())
 
 
 def test_linear_without_bias():
@@ -128,3 +139,12 @@ def test_a_resume_file_with_other_shapes_is_refused(tmp_path):
     paddle.save(state, str(tmp_path / "last.pdckpt"))
     with pytest.raises(ConfigError, match=r"fc1\.weight is \[784, 512\], the model's \[512, 784\]"):
         load_resume(tmp_path / "last.pdckpt", Holder(), None)
+
+
+def test_pretrained_weights_from_paddle_linear_layers_load_too(tmp_path):
+    course_model = PaddleLayoutMLP()
+    path = save_weights(tmp_path / "course", course_model)
+    model = MLPRelu()
+    report = load_pretrained(model, str(path))
+    assert report["loaded"] == report["total"] == 6 and report["skipped"] == []
+    np.testing.assert_allclose(model(digits()).numpy(), course_model(digits()).numpy(), rtol=1e-5, atol=1e-5)
