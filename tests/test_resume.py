@@ -103,3 +103,31 @@ def test_a_resumed_run_keeps_the_thread_count_it_started_with(tmp_path, monkeypa
         set_cpu_threads(before)
     assert metrics(tmp_path / "cut") == metrics(tmp_path / "whole")
     assert resumed["test_loss"] == whole["test_loss"]
+
+
+def test_a_run_killed_between_an_epochs_line_and_its_checkpoint_logs_each_epoch_once(tmp_path, monkeypatch):
+    # A run prints an epoch's line, then saves its checkpoint: killed in between, it resumes
+    # from the epoch before and prints the lost epoch again; the log must keep that line once.
+    import course.engine.experiment as experiment
+    from course.sweep.workers import train_logged
+
+    config = RunConfig(dataset=f"mnist:{FIXTURE}", model="mlp_relu", epochs=4, subset=320, val_subset=100)
+    run_dir = tmp_path / "run"
+    save_resume = experiment.save_resume
+
+    def killed_at_epoch_3(path, trainer, train_data):
+        if len(trainer.history) == 3:
+            raise KeyboardInterrupt
+        save_resume(path, trainer, train_data)
+
+    with monkeypatch.context() as m:
+        m.setattr(experiment, "save_resume", killed_at_epoch_3)
+        with pytest.raises(KeyboardInterrupt):
+            train_logged(config, run_dir, stderr=False)
+    assert (run_dir / "train.log").read_text().count("] epoch 3/4:") == 1   # printed, not saved
+
+    train_logged(config, run_dir, stderr=False)
+    log = (run_dir / "train.log").read_text()
+    assert [log.count(f"] epoch {n}/4:") for n in range(1, 5)] == [1, 1, 1, 1], log
+    assert log.rstrip().splitlines()[-1].startswith("best val acc")   # written on after the cut
+    assert len(json.loads((run_dir / "metrics.json").read_text())) == 4

@@ -21,7 +21,8 @@ from course.engine.device import cpu_threads_during, use_device
 from course.engine.errors import ConfigError
 from course.engine.precision import check_amp
 from course.engine.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
-from course.engine.results import METRIC_COLUMNS, epoch_line, hparams, summarize
+from course.engine.results import (METRIC_COLUMNS, RUN_LOG, drop_lost_epoch_lines, epoch_line, hparams,
+                                   summarize)
 from course.engine.trainer import Trainer
 from course.engine.vdl import VisualDLLogger, run_display_name
 from models.summary import format_summary
@@ -154,6 +155,7 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     if resume_file.exists():
         # The thread count it started with: its numbers depend on it (set_cpu_threads says why).
         threads = load_resume(resume_file, trainer, data.train)
+        drop_lost_epoch_lines(run_dir / RUN_LOG, len(trainer.history), config.epochs)
     with cpu_threads_during(threads if device == "cpu" else None):
         report({"event": "start", **run, "epoch": len(trainer.history)})
 

@@ -17,12 +17,43 @@ from course.engine.progress import hms
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds"]
 
 
+RUN_LOG = "train.log"   # a sweep's run writes its epoch lines here (course.sweep.workers.train_logged)
+
+
+def _epoch_tag(epoch: int, epochs: int) -> str:
+    return f"epoch {epoch}/{epochs}:"
+
+
 def epoch_line(logs: dict, epochs: int) -> str:
     """One line per epoch, as the course prints its progress."""
     val = ("" if logs.get("val_acc") is None else
            f" | val loss {logs['val_loss']:.4f} acc {100 * logs['val_acc']:.2f}%")
-    return (f"epoch {logs['epoch']}/{epochs}: train loss {logs['train_loss']:.4f} "
+    return (f"{_epoch_tag(logs['epoch'], epochs)} train loss {logs['train_loss']:.4f} "
             f"acc {100 * logs['train_acc']:.2f}%{val} | lr {logs['lr']:.3g} | {hms(logs['epoch_seconds'])}")
+
+
+def drop_lost_epoch_lines(log_path, kept: int, epochs: int) -> int:
+    """Remove from a run's log the ``epoch_line``s of epochs after ``kept``; how many went.
+
+    A run prints an epoch's line just before it saves that epoch's checkpoint, and a sweep over Ray
+    stores the two files one after the other: a run killed in between resumes from the epoch
+    before and prints the lost epoch again. Called on resume, with the checkpoint's epoch count,
+    so each epoch's line is in the log once. The file is cut in place, not replaced: the run's
+    own handle on it (opened for appending) writes on at its new end.
+    """
+    try:
+        log = open(log_path, "r+", encoding="utf-8")
+    except FileNotFoundError:
+        return 0
+    with log:
+        lines = log.readlines()
+        lost = tuple(f"] {_epoch_tag(n, epochs)}" for n in range(kept + 1, epochs + 1))
+        kept_lines = [line for line in lines if not any(tag in line for tag in lost)]
+        if len(kept_lines) != len(lines):
+            log.seek(0)
+            log.writelines(kept_lines)
+            log.truncate()
+    return len(lines) - len(kept_lines)
 
 
 def result_line(result: dict) -> str:

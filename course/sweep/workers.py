@@ -76,10 +76,10 @@ def train_logged(config, run_dir, progress: bool = False, report=None, stderr: b
     ``run_dir/train.log``, ending with the result's line; ``report`` gets its events."""
     from course.engine.errors import USER_ERRORS
     from course.engine.experiment import run_experiment
-    from course.engine.results import result_line
+    from course.engine.results import RUN_LOG, result_line
 
     Path(run_dir).mkdir(parents=True, exist_ok=True)
-    with open(Path(run_dir) / "train.log", "a", encoding="utf-8") as log, \
+    with open(Path(run_dir) / RUN_LOG, "a", encoding="utf-8") as log, \
             contextlib.redirect_stdout(log), \
             (contextlib.redirect_stderr(log) if stderr else contextlib.nullcontext()):
         try:
