@@ -18,8 +18,8 @@ checkpoints are interchangeable) with a faster CPU path, in two steps:
 Anything else (a GPU, a graph traced for export, NHWC, padding modes other than zeros) runs
 ``paddle.nn.Conv2D``'s own forward.
 
-``Linear`` is ``paddle.nn.Linear`` with its weight kept as [out, in] (PyTorch's layout) instead of
-[in, out], for the MLPs' wide layers: see its docstring.
+``Linear`` is ``paddle.nn.Linear`` called without ``F.linear``'s per-call overhead, its weight
+kept [out, in] (PyTorch's layout) for a network's input layer: see its docstring.
 """
 from __future__ import annotations
 
@@ -106,53 +106,62 @@ def use_fast_conv(model: nn.Layer) -> int:
 
 
 class Linear(nn.Linear):
-    """``paddle.nn.Linear`` (same arguments, same initial values) with the weight stored
-    [out_features, in_features] and the forward ``x @ weight.T + bias``.
+    """``paddle.nn.Linear`` (same arguments, same initial values), faster on a CPU, with the
+    weight stored [out_features, in_features] (PyTorch's layout) when ``transposed=True``.
 
-    Why: Paddle's ``nn.Linear`` keeps [in, out] and computes ``x @ W``, which the MKL in the
-    paddlepaddle wheel runs slowly for the MLP's first layer: [64, 784] x [784, 512] took
-    1.20-1.44 ms on one core where ``x @ W.T`` (the same product with the weight stored the other
-    way, as PyTorch stores it) took 0.87-1.17. The backward's weight gradient is a [out, in] product then,
-    just as fast, and the first layer needs no input gradient. On the CPU the bias is added as
-    a product too (see ``forward``). The course MLP (784-512-256-10), one thread, SGD, against
-    the same MLP of ``nn.Linear`` layers from the same start: 4.16 vs 4.82 ms a step (one
-    process, interleaved; 5.13 vs 5.58 with the layout alone in a slower hour).
+    In dygraph on a CPU the layer runs the one operator ``nn.Linear`` runs there, Paddle's
+    ``linear_v2`` (product and bias, the bias gradient a sum), called directly: ``F.linear`` looks
+    up a Paddle flag on every call (~16 us). ``transposed`` is for a network's input layer (see
+    ``models.mnist_nets.MLPRelu``): the MKL in the paddlepaddle wheel runs the plain product
+    ``x @ W`` slowly when ``W``'s rows are 512 floats long, and for the MLP's first layer,
+    [64, 784] x [784, 512], that took 1.20-1.44 ms on one core where ``x @ W.T`` with the weight
+    stored [out, in] took 0.82-1.17. A layer whose input needs a gradient is better left [in, out]:
+    its input gradient ``dy @ W.T`` is then the fast form, where the [out, in] layout makes it the
+    slow one (the MLP's second layer: [64, 256] x [256, 512] 0.37-0.41 ms, against 0.27-0.29).
+    The course MLP (784-512-256-10), one thread, SGD, one process, interleaved rounds: this way
+    4.48 ms a step against 4.95 with every layer [out, in] and the bias added as a product (the
+    layer before), and 5.25 with ``nn.Linear`` layers.
 
-    The weight is drawn exactly as ``nn.Linear`` draws it (same seed, same values) and then
-    transposed, so a model starts where the same model of ``nn.Linear`` layers starts; results
-    then differ only by float32 rounding. Checkpoints hold the weight [out, in];
-    :func:`adapt_linear_weights` reads weights saved from ``nn.Linear`` layers (the course's own
-    ``.pdparams``, this project's checkpoints from before this layer) into it.
+    A transposed weight is drawn exactly as ``nn.Linear`` draws it (same seed, same values) and
+    then transposed, so a model starts where the same model of ``nn.Linear`` layers starts;
+    results then differ only by float32 rounding. :func:`adapt_linear_weights` reads weights saved
+    in the other layout (the course's own ``.pdparams``, this project's older checkpoints).
+    Elsewhere (a GPU, a graph traced for export) the layer runs ``nn.Linear``'s own forward, or
+    ``x @ W.T + b`` for a transposed weight.
     """
 
-    def __init__(self, in_features, out_features, weight_attr=None, bias_attr=None, name=None):
+    def __init__(self, in_features, out_features, weight_attr=None, bias_attr=None, name=None, *,
+                 transposed=False):
         super().__init__(in_features, out_features, weight_attr, bias_attr, name)
-        drawn = self.weight.numpy()
-        # Same parameter object (its name, learning rate, regulariser stay), new shape and data.
-        self.weight.get_tensor().set(np.ascontiguousarray(drawn.T), _current_expected_place_())
+        self.transposed = transposed
+        if transposed:
+            drawn = self.weight.numpy()
+            # Same parameter object (its name, learning rate, regulariser stay), new shape and data.
+            self.weight.get_tensor().set(np.ascontiguousarray(drawn.T), _current_expected_place_())
 
     def forward(self, x):
+        if paddle.in_dynamic_mode() and x.place.is_cpu_place():
+            if self.bias is None:
+                return _C_ops.matmul(x, self.weight, False, self.transposed)
+            return _C_ops.linear_v2(x, self.weight, self.bias, self.transposed)
+        if not self.transposed:
+            return super().forward(x)
         out = paddle.matmul(x, self.weight, transpose_y=True)
-        if self.bias is None:
-            return out
-        if x.ndim != 2 or not paddle.in_dynamic_mode() or not x.place.is_cpu_place():
-            return out + self.bias
-        # The bias as a product ones[N, 1] x bias[1, out]: the same numbers forward (1.0 * b,
-        # exactly), but its gradient is then a GEMM, ones^T x dy. Paddle 3.3's CPU gradient of
-        # the broadcast add ``out + bias`` took ~0.35 ms for [64, 512] (forward and backward of
-        # the add, 0.15 ms this way), a tenth of the MLP's step.
-        ones = _C_ops.full([x.shape[0], 1], 1.0, out.dtype, x.place)
-        return out + paddle.matmul(ones, self.bias.unsqueeze(0))
+        return out if self.bias is None else out + self.bias
 
     def extra_repr(self):
-        return f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}, dtype={self._dtype}"
+        in_features, out_features = self.weight.shape[::-1] if self.transposed else self.weight.shape
+        layout = ", transposed" if self.transposed else ""
+        return f"in_features={in_features}, out_features={out_features}, dtype={self._dtype}{layout}"
 
 
 def adapt_linear_weights(model: nn.Layer, state: dict) -> dict:
-    """``state`` (a state dict for ``model``) with every :class:`Linear`'s weight that was saved
-    [in, out], by a ``paddle.nn.Linear``, transposed to the [out, in] the layer keeps; ``state``
-    itself if there is none. A square weight cannot be told apart, so the course's networks use
-    :class:`Linear` for non-square layers only."""
+    """``state`` (a state dict for ``model``) with every :class:`Linear`'s weight that was saved in
+    the other layout transposed to the layer's own: [in, out] files (``paddle.nn.Linear``'s, the
+    course's ``.pdparams``) into a transposed layer, [out, in] ones (this project's checkpoints
+    from commits a97c254 to 5fcf178, where every MLP layer was [out, in]) into a plain one.
+    Returns ``state`` itself if nothing was transposed. A square weight cannot be told apart, so
+    the course's networks transpose non-square layers only."""
     adapted = state
     for prefix, layer in model.named_sublayers(include_self=True):
         key = f"{prefix}.weight" if prefix else "weight"

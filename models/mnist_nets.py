@@ -65,7 +65,7 @@ class MLP500(MnistNet):
 
     def __init__(self, num_classes=10, activation="sigmoid"):
         super().__init__()
-        self.fc1 = Linear(_PIXELS, 500)   # [out, in] weights: models.layers.Linear says why
+        self.fc1 = Linear(_PIXELS, 500, transposed=True)   # models.layers.Linear says why
         self.fc2 = Linear(500, num_classes)
         self.activation = getattr(nn.functional, activation)
 
@@ -78,7 +78,7 @@ class MLPRelu(MnistNet):
 
     def __init__(self, num_classes=10):
         super().__init__()
-        self.fc1 = Linear(_PIXELS, 512)   # [out, in] weights: models.layers.Linear says why
+        self.fc1 = Linear(_PIXELS, 512, transposed=True)   # models.layers.Linear says why
         self.fc2 = Linear(512, 256)
         self.fc3 = Linear(256, num_classes)
 

@@ -1,9 +1,10 @@
-"""models.layers.Linear ([out, in] weights) and the checkpoint loader that reads both layouts.
+"""models.layers.Linear (plain, or with [out, in] weights) and the checkpoint loader that reads both
+layouts.
 
 The layer must start where paddle.nn.Linear starts (same seed, same values), compute the same
-numbers within float32 rounding, keep its parameter settings, and weights saved from
-paddle.nn.Linear layers must load into it; a checkpoint that does not fit a model is refused in
-one line instead of Paddle's warning.
+numbers (bit for bit when plain, within float32 rounding when transposed), keep its parameter
+settings, and weights saved in either layout must load into it; a checkpoint that does not fit a
+model is refused in one line instead of Paddle's warning.
 """
 import numpy as np
 import paddle
@@ -38,13 +39,13 @@ def test_linear_starts_where_paddle_linear_starts_and_computes_the_same():
     paddle.seed(7)
     theirs = paddle.nn.Linear(784, 300, weight_attr=attr)
     paddle.seed(7)
-    ours = Linear(784, 300, weight_attr=attr)
+    ours = Linear(784, 300, weight_attr=attr, transposed=True)
     assert ours.weight.shape == [300, 784]
     np.testing.assert_array_equal(ours.weight.numpy(), theirs.weight.numpy().T)
     np.testing.assert_array_equal(ours.bias.numpy(), theirs.bias.numpy())
     assert ours.weight.optimize_attr["learning_rate"] == 0.5     # the attribute stays with it
     assert ours.weight.regularizer is not None and not ours.weight.stop_gradient
-    assert "in_features=784, out_features=300" in repr(ours)
+    assert "in_features=784, out_features=300, dtype=float32, transposed" in repr(ours)
 
     x = paddle.flatten(digits(), start_axis=1)
     outs = []
@@ -57,19 +58,41 @@ def test_linear_starts_where_paddle_linear_starts_and_computes_the_same():
     np.testing.assert_allclose(outs[0][2], outs[1][2], rtol=1e-4, atol=1e-4)
 
 
-def test_the_bias_product_gives_the_plain_sums_bit_for_bit():
-    layer = Linear(784, 512)
+def test_a_plain_linear_is_paddle_linear_bit_for_bit():
+    paddle.seed(3)
+    theirs = paddle.nn.Linear(512, 256)
+    paddle.seed(3)
+    ours = Linear(512, 256)
+    assert "in_features=512, out_features=256, dtype=float32)" in repr(ours)
+    x = paddle.uniform([64, 512], min=-1.0, max=1.0)
+    x.stop_gradient = False
+    results = []
+    for layer in (ours, theirs):
+        out = layer(x)
+        (out * out).sum().backward()
+        results.append([t.numpy() for t in (out, x.grad, layer.weight.grad, layer.bias.grad)])
+        x.clear_gradient()
+    for mine, paddles in zip(*results):
+        np.testing.assert_array_equal(mine, paddles)
+
+
+def test_a_transposed_linear_gives_the_product_and_bias_bit_for_bit():
+    layer = Linear(784, 512, transposed=True)
     layer.bias.set_value(paddle.uniform([512], min=-1.0, max=1.0))
     x = paddle.flatten(digits(), start_axis=1)
     plain = paddle.matmul(x, layer.weight, transpose_y=True) + layer.bias
     np.testing.assert_array_equal(layer(x).numpy(), plain.numpy())
-    # a 3-D input takes the plain add and gives the same rows
+    # a 3-D input gives the same rows
     np.testing.assert_array_equal(layer(x.reshape([4, 8, 784])).numpy().reshape(32, 512), plain.numpy())
 
 
 def test_linear_without_bias():
-    layer = Linear(6, 4, bias_attr=False)
-    assert layer.bias is None and layer(paddle.ones([2, 6])).shape == [2, 4]
+    for transposed in (False, True):
+        layer = Linear(6, 4, bias_attr=False, transposed=transposed)
+        x = paddle.uniform([2, 6])
+        weight = layer.weight.numpy().T if transposed else layer.weight.numpy()
+        assert layer.bias is None
+        np.testing.assert_allclose(layer(x).numpy(), x.numpy() @ weight, rtol=1e-5, atol=1e-6)
 
 
 def test_mlp_relu_keeps_its_parameter_count_and_trains():
@@ -109,6 +132,18 @@ def test_adapt_leaves_a_state_in_the_right_layout_alone():
     assert adapt_linear_weights(model, state) is state
 
 
+def test_a_checkpoint_with_every_mlp_layer_transposed_loads(tmp_path):
+    """Commits a97c254 to 5fcf178 kept every MLP layer [out, in]; such checkpoints still load."""
+    paddle.seed(2)
+    course_model = PaddleLayoutMLP()
+    earlier = {k: (v.t() if k.endswith("weight") else v) for k, v in course_model.state_dict().items()}
+    paddle.save({"model": earlier, "optimizer": {}, "lr": 0.1, "extra": {}}, str(tmp_path / "e.pdckpt"))
+    model = MLPRelu()
+    load_checkpoint(tmp_path / "e.pdckpt", model)
+    assert model.fc2.weight.shape == [512, 256]
+    np.testing.assert_allclose(model(digits()).numpy(), course_model(digits()).numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_old_layout_optimizer_state_is_refused(tmp_path):
     course_model = PaddleLayoutMLP()
     optimizer = paddle.optimizer.Momentum(0.1, parameters=course_model.parameters())
@@ -116,10 +151,11 @@ def test_old_layout_optimizer_state_is_refused(tmp_path):
     optimizer.step()   # the velocities exist now, shaped [in, out]
     path = save_checkpoint(tmp_path / "old", course_model, optimizer)
     model = MLPRelu()
-    with pytest.raises(ConfigError, match=r"old\.pdckpt.*\[in, out\] layout"):
+    with pytest.raises(ConfigError, match=r"old\.pdckpt: its optimizer state is for weights in the other layout"):
         load_checkpoint(path, model, paddle.optimizer.Momentum(0.1, parameters=model.parameters()))
     load_checkpoint(path, model)    # the weights alone still load
-    np.testing.assert_array_equal(model.fc3.weight.numpy(), course_model.fc3.weight.numpy().T)
+    np.testing.assert_array_equal(model.fc1.weight.numpy(), course_model.fc1.weight.numpy().T)
+    np.testing.assert_array_equal(model.fc3.weight.numpy(), course_model.fc3.weight.numpy())
 
 
 def test_a_checkpoint_of_another_model_is_refused_in_one_line(tmp_path):

@@ -125,9 +125,10 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
     weights = adapt_linear_weights(model, state["model"])
     accumulators = any(hasattr(v, "shape") for v in (state.get("optimizer") or {}).values())
     if optimizer is not None and accumulators and weights is not state["model"]:
-        raise ConfigError(f"{path}: its optimizer state is for weights in paddle.nn.Linear's "
-                          "[in, out] layout (a checkpoint from an older version of this project); "
-                          "load it without the optimizer, or train anew")
+        raise ConfigError(f"{path}: its optimizer state is for weights in the other layout "
+                          "([in, out] vs [out, in]: a checkpoint from another version of this "
+                          "project, or of paddle.nn.Linear layers); load it without the optimizer, "
+                          "or train anew")
     set_model_state(model, weights, path)
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.set_state_dict(state["optimizer"])
