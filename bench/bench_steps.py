@@ -6,8 +6,9 @@ from the same start on one thread: one with ``paddle.optimizer.SGD``/``Adam`` an
 ``F.cross_entropy``, the MLP written with ``paddle.nn.Linear`` (what a Paddle user writes), one
 with the project's ``course.engine.optimizers.build_optimizer``, ``course.engine.losses.cross_entropy``
 and ``models.mnist_nets.MLPRelu`` (what the trainer uses: SGD's short step, Adam's multi-tensor
-path on the CPU, the loss without its wrapper, the MLP's ``models.layers.Linear`` layers). LeNet is the project's on both sides (its convolutions are
-bench_peer.py's ``--paddle-conv`` comparison). Every round times one epoch of each in turn;
+path on the CPU, the loss without its wrapper, the MLP's ``models.layers.Linear`` layers).
+LeNet is the project's on both sides (its convolutions are bench_peer.py's ``--paddle-conv``
+comparison). Every round times one epoch of each in turn;
 prints every round, the medians and the ratio ours / Paddle's own. See bench/README.md.
 
 examples:
