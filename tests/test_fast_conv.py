@@ -106,7 +106,9 @@ def test_the_fused_block_equals_conv_relu_pool_one_after_the_other(shape, channe
                for k in fast_conv_impl._PLANS)
     for fused, unfused, paddles in zip(*results):
         assert fused.shape == paddles.shape
-        assert_close(fused, unfused)
+        # ReLU after the pooling (block.py) changes no number: the same kernels one after the
+        # other, ReLU and pooling in Paddle's order, give the same bits
+        np.testing.assert_array_equal(fused, unfused)
         assert_close(fused, paddles)
 
 
