@@ -91,9 +91,11 @@ class BlockPlan:
         b = self._bwd
         pooled, ws, src_buf = saved
         ddst, ddst_buf = self.conv._into(b["to_ddst"], grad_out.data_ptr(), b["ddst_size"])
-        # ReLU's gradient in place in our reordered copy; never into Paddle's d output itself.
-        target = ddst if ddst_buf is not None else _ptr(self.conv._buffer(b["ddst_size"]))
-        b["relu"].run(_ptr(pooled), ddst, target)
+        # ReLU's gradient in place in our reordered copy; never into Paddle's d output itself
+        # (which is what ``ddst`` points at when no reorder was needed).
+        if ddst_buf is None:
+            ddst_buf = self.conv._buffer(b["ddst_size"])   # referenced until the pooling has read it
+        b["relu"].run(_ptr(pooled), ddst, _ptr(ddst_buf))
         dy = self.conv._buffer(self._y_size)
-        b["pool"].run(target, _ptr(ws), _ptr(dy))
+        b["pool"].run(_ptr(ddst_buf), _ptr(ws), _ptr(dy))
         return self.conv.backward(x, src_buf, weight, _ptr(dy), "dst", need_x, need_weights)
