@@ -19,6 +19,8 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "course" / "notebooks"
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"

@@ -24,6 +24,8 @@ from course.engine.config import RunConfig  # noqa: E402
 from course.sweep.grid import Sweep  # noqa: E402
 from course.sweep.runner import run_sweep  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
 SCRIPT = ROOT / "scripts" / "compare_optimizers.py"

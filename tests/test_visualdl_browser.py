@@ -30,6 +30,8 @@ from course.engine.config import RunConfig
 from course.sweep.grid import Sweep
 from course.sweep.runner import run_sweep
 
+pytestmark = pytest.mark.slow
+
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mnist_small.npz"
 RUNS = ["sgd-lr0.01-seed0", "adam-lr0.01-seed0"]              # the run folders
 NAMES = ["sgd lr=0.01", "adam lr=0.01"]                       # what VisualDL shows for them
