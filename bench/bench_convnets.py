@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""The image models' convolutions on oneDNN (models.fast_conv) next to Paddle's own kernels.
+"""The image models' convolutions on oneDNN (course.speed) next to Paddle's own kernels.
 
 Trains VGG16 (the lighter vgg16_gap: VGG16's 13 convolutions, pooled head), DenseNet121 and
-MobileNetV2 (paddle.vision backbones, whose convolutions ``models.build_model`` switches with
-``models.layers.use_fast_conv``) for a few SGD steps on random images, in one process: each
+MobileNetV2 (paddle.vision backbones, whose convolutions the engine switches with
+``course.speed.apply``) for a few SGD steps on random images, in one process: each
 model twice, once per kernel, the two copies with the same weights, timed in turn for
 ``--rounds`` interleaved rounds. Prints every round, the medians (images per second, and per CPU
 second) and the ratio oneDNN / Paddle for each model, with 1 thread and then with 2.
@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
+from course import speed  # noqa: E402
 from bench.common import loadavg_text, median, train_on_batches  # noqa: E402
 
 MODELS = {"vgg16_gap": 64, "densenet121": 80, "mobilenet_v2": 96}   # name: default image side
@@ -52,17 +53,16 @@ def make_step(name: str, image_size: int, batch: int, fast: bool):
     from models import build_model
 
     paddle.seed(0)
-    # Every model's convolutions are models.layers.Conv2D already (build_model's use_fast_conv);
-    # the two copies differ only in whether that layer may use oneDNN, a switch read per call.
+    # Both copies get course.speed's layers (as the engine gives them); they differ only in
+    # whether those layers may use oneDNN, a switch read per call.
     model = build_model(name, num_classes=10, image_size=image_size)
+    speed.apply(model)
     optimizer = paddle.optimizer.SGD(0.001, parameters=model.parameters())
     x = paddle.rand([batch, 3, image_size, image_size])
     y = paddle.randint(0, 10, [batch, 1])
 
     def step():
-        from models import fast_conv
-
-        fast_conv.set_enabled(fast)   # this copy's kernels, whichever copy ran last
+        speed.set_enabled(fast)   # this copy's kernels, whichever copy ran last
         train_on_batches(model, optimizer, [(x, y)], F.cross_entropy)
     return step
 
@@ -70,7 +70,6 @@ def make_step(name: str, image_size: int, batch: int, fast: bool):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from course.engine.device import set_cpu_threads
-    from models import fast_conv
 
     names = args.models.split(",")
     unknown = [n for n in names if n not in MODELS]
@@ -79,9 +78,9 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     print(f"bench_convnets: {', '.join(names)}, batch {args.batch}, {args.steps} SGD steps x "
-          f"{args.rounds} rounds; oneDNN usable: {fast_conv.enabled()}; {os.cpu_count()} CPUs, "
+          f"{args.rounds} rounds; oneDNN usable: {speed.enabled()}; {os.cpu_count()} CPUs, "
           f"load average {loadavg_text()}", flush=True)
-    was_enabled = fast_conv.enabled()
+    was_enabled = speed.enabled()
     for threads in [int(t) for t in args.threads.split(",")]:
         set_cpu_threads(threads)
         for name in names:
@@ -108,7 +107,7 @@ def main(argv=None) -> int:
                   f"({cpu['oneDNN']:.1f}/CPU-s), Paddle {med['Paddle']:.1f} img/s "
                   f"({cpu['Paddle']:.1f}/CPU-s): ratio {med['oneDNN'] / med['Paddle']:.2f} "
                   f"(per CPU second {cpu['oneDNN'] / cpu['Paddle']:.2f})", flush=True)
-    fast_conv.set_enabled(was_enabled)
+    speed.set_enabled(was_enabled)
     print(f"load average at the end: {loadavg_text()}")
     return 0
 

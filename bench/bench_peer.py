@@ -58,7 +58,7 @@ PAUSE = 0.3   # seconds between timed epochs: an idle worker's OpenMP threads sp
 
 
 def digits_parser(doc: str, rounds: int, quick_images: int) -> argparse.ArgumentParser:
-    """The flags the benchmarks on MNIST digits share (this one and bench_steps.py): --dataset,
+    """The flags the benchmarks on MNIST digits share: --dataset,
     --images, --rounds (default ``rounds``), --nets, --quick (``quick_images``), --json.
     Parse them with :func:`parse_digits_args`."""
     cl = CommandLine(doc)
@@ -107,8 +107,6 @@ class Worker:
 
     def __init__(self, framework: str, threads: int, args, log_dir: str, name: str):
         env = dict(USER_ENV, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        if framework == "ours-paddle-conv":
-            env["PADDLE_OPT_LAB_FAST_CONV"] = "0"
         self.name, self.log = name, Path(log_dir) / f"{name}.log"
         self.process = subprocess.Popen(
             [sys.executable, str(WORKER), "--framework", framework, "--threads", str(threads),

@@ -4,7 +4,7 @@
 Measures in one run, side by side (interleaved A, B, C, D, A, B, ... with repeats; medians):
   1. our loop: course.engine.trainer.Trainer.train_epoch over data.batches.ArrayLoader
   2. the ceiling: the same step on batches already held as paddle tensors
-  3. our loop with LeNet's convs on paddle.nn.Conv2D's forward (what models.layers.Conv2D, on
+  3. our loop with LeNet on Paddle's own kernels (what course.speed, on
      oneDNN, saves)
   4. paddle.Model.fit (hapi) on a paddle.io.Dataset over the same arrays
   5. the course's per-sample load_data generator feeding our step
@@ -253,9 +253,10 @@ def main(argv=None) -> int:
         raise ConfigError(f"--dataset must be 'mnist' or 'mnist:PATH', got {args.dataset!r}")
     import paddle
 
+    from course.engine.device import set_cpu_threads
     from data.mnist import load_mnist
 
-    paddle.base.core.set_num_threads(1)
+    set_cpu_threads(1)
     paddle.set_device("cpu")
     train_x, train_y = load_mnist(path=args.dataset.partition(":")[2] or None).train
     images, labels = train_x[:images_wanted], train_y[:images_wanted]

@@ -5,8 +5,8 @@
   accuracy bookkeeping).
 - ``ceiling``: the same model and optimizer on batches that are already paddle tensors; the loop
   does only forward, loss, backward, step, clear_grad. No loop can be faster than this one.
-- ``paddle_conv``: ours, with LeNet's convolutions running ``paddle.nn.Conv2D``'s own forward
-  instead of ``models.layers.Conv2D``'s (oneDNN's kernels, models.fast_conv): what that layer saves.
+- ``paddle_conv``: ours with ``--no-fast-kernels``: LeNet on Paddle's own kernels instead of
+  ``course.speed``'s oneDNN ones: what that package saves.
 - ``hapi``: ``paddle.Model.fit`` on a ``paddle.io.Dataset`` over the same arrays (per-sample
   ``__getitem__`` + collate in ``DataLoader``, a metric and callbacks every step).
 - ``course``: the course's own ``load_data`` generator (【手写数字识别】之优化算法, article 002)
@@ -30,7 +30,6 @@ from bench.common import train_on_batches
 from course.engine.config import RunConfig
 from data.batches import ArrayLoader
 from course.engine.experiment import build_training
-from models.layers import Conv2D
 
 # hapi passes the DataLoader's tensors through paddle.to_tensor again and Paddle warns each step.
 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
@@ -47,9 +46,10 @@ LABELS = {
 }
 
 
-def fresh_trainer(seed: int = 0):
+def fresh_trainer(seed: int = 0, fast_kernels: bool = True):
     """LeNet + SGD(lr 0.01), built the way a sweep run builds it (same seed: same weights)."""
-    config = RunConfig(model="lenet", optimizer="sgd", lr=0.01, batch_size=BATCH_SIZE, seed=seed)
+    config = RunConfig(model="lenet", optimizer="sgd", lr=0.01, batch_size=BATCH_SIZE, seed=seed,
+                       fast_kernels=fast_kernels)
     return build_training(config, num_classes=10, input_shape=IMAGE_SHAPE, steps_per_epoch=1,
                           progress=False)
 
@@ -71,13 +71,9 @@ def make_ceiling(images, labels, seed=0):
 
 
 def make_paddle_conv(images, labels, seed=0):
-    """Ours, with LeNet's convolutions back on paddle.nn.Conv2D's forward (Paddle's im2col + GEMM
-    kernel and its slow bias add): what models.layers.Conv2D saves. Same parameters; the same
-    numbers within float32 rounding."""
-    trainer = fresh_trainer(seed)
-    for layer in trainer.model.sublayers():
-        if isinstance(layer, Conv2D):
-            layer.__class__ = paddle.nn.Conv2D
+    """Ours on Paddle's own kernels (``--no-fast-kernels``): what course.speed saves. Same
+    parameters; the same numbers within float32 rounding."""
+    trainer = fresh_trainer(seed, fast_kernels=False)
     loader = ArrayLoader(images, labels, BATCH_SIZE, shuffle=True, seed=seed)
     return lambda: trainer.train_epoch(loader)
 

@@ -13,13 +13,13 @@ The nets, as the course has them:
 - ``mlp``: 784 -> 512 -> 256 -> 10 with ReLU. Ours is ``models.mnist_nets.MLPRelu``.
 Both trained with SGD (lr 0.01) and cross-entropy at batch 64, on batches already held as
 tensors of each framework (the step alone: forward, loss, backward, step, zero the gradients).
-Ours uses the optimizer and loss the project's trainer uses (``course.engine.optimizers``,
-``course.engine.losses``), PyTorch its standard ``torch.optim.SGD`` and ``cross_entropy``.
+Ours uses the optimizer the project's trainer uses (``course.engine.optimizers``) and
+``F.cross_entropy``, PyTorch its standard ``torch.optim.SGD`` and ``cross_entropy``.
 
-Frameworks: ``ours`` (the project's models on Paddle: LeNet's conv + ReLU + max-pool blocks on
-oneDNN, ``models.layers.conv_relu_pool``), ``ours-paddle-conv``
-(the same with ``PADDLE_OPT_LAB_FAST_CONV=0``: Paddle's own convolution kernels, as before the
-oneDNN path), ``torch`` (PyTorch, the same nets written with ``torch.nn``).
+Frameworks: ``ours`` (the project's models as the engine trains them: ``course.speed.apply``,
+LeNet's conv + ReLU + max-pool blocks on oneDNN), ``ours-paddle-conv`` (the same models without
+``course.speed``: Paddle's own kernels, what ``--no-fast-kernels`` trains on), ``torch``
+(PyTorch, the same nets written with ``torch.nn``).
 """
 from __future__ import annotations
 
@@ -56,13 +56,15 @@ def load_digits(dataset: str, count: int):
     return images, np.asarray(labels[:count], dtype="int64")
 
 
-def paddle_epochs(nets, images, labels, threads: int) -> dict:
-    """{net: epoch()} for our models on Paddle."""
+def paddle_epochs(nets, images, labels, threads: int, fast: bool = True) -> dict:
+    """{net: epoch()} for our models on Paddle (``fast``: with course.speed, as the engine trains)."""
     import course  # noqa: F401  (quiets Paddle's import warning)
     import paddle
 
+    import paddle.nn.functional as F
+
+    from course import speed
     from course.engine.device import set_cpu_threads
-    from course.engine.losses import cross_entropy
     from course.engine.optimizers import build_optimizer
     from models.mnist_nets import LeNet, MLPRelu
 
@@ -75,8 +77,10 @@ def paddle_epochs(nets, images, labels, threads: int) -> dict:
     for name in nets:
         paddle.seed(0)
         model = {"lenet": LeNet, "mlp": MLPRelu}[name]()
+        if fast:
+            speed.apply(model)
         optimizer = build_optimizer("sgd", LR, model.parameters())
-        epochs[name] = partial(train_on_batches, model, optimizer, batches, cross_entropy)
+        epochs[name] = partial(train_on_batches, model, optimizer, batches, F.cross_entropy)
     return epochs
 
 
@@ -121,7 +125,7 @@ def main(argv=None) -> int:
     if args.framework == "torch":
         epochs = torch_epochs(nets, images, labels, args.threads)
     else:
-        epochs = paddle_epochs(nets, images, labels, args.threads)
+        epochs = paddle_epochs(nets, images, labels, args.threads, fast=args.framework == "ours")
     for name in nets:   # one untimed epoch each: kernel set-up and first allocations
         epochs[name]()
     print("READY " + json.dumps({"images": len(images)}), flush=True)

@@ -17,7 +17,6 @@ import warnings
 warnings.filterwarnings("ignore", message="No ccache found")
 
 from .errors import ModelError  # noqa: E402
-from .layers import use_fast_conv  # noqa: E402
 from .mnist_nets import MNIST_INPUT_SHAPE, MNIST_MODELS  # noqa: E402
 from .pretrained import load_pretrained  # noqa: E402
 from .summary import count_parameters, format_summary, summarize  # noqa: E402
@@ -120,10 +119,6 @@ def build_model(name, num_classes=10, pretrained=None, **kwargs):
         raise ModelError(f"model {name!r} does not take {', '.join(unknown)}; "
                          f"its options: {', '.join(accepted) or 'none'}")
     model = builder(num_classes=num_classes, **kwargs)
-    # Every paddle.nn.Conv2D (paddle.vision's backbones, the official VGG16) on oneDNN on a CPU,
-    # as our own layers are: same parameters and state-dict keys, only the forward changes.
-    # MobileNetV2 trains ~2.4x, DenseNet121 ~1.1x the images per CPU second (bench_convnets.py).
-    use_fast_conv(model)
     model.model_name = name
     if "image_size" in kwargs and model.kind == "image":
         model.input_shape = (3, kwargs["image_size"], kwargs["image_size"])

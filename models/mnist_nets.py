@@ -7,10 +7,10 @@ trained with MSE: its ``loss_kind`` is ``'mse'``, every other one's ``'ce'``.
 """
 
 import paddle
+import paddle.nn.functional as F
 from paddle import nn
 
 from .errors import ModelError
-from .layers import Conv2D, Linear, conv_relu_pool
 
 MNIST_INPUT_SHAPE = (1, 28, 28)
 _PIXELS = 28 * 28
@@ -52,8 +52,8 @@ class MLPSigmoid(MnistNet):
 
     def forward(self, x):
         x = paddle.flatten(x, start_axis=1)
-        x = nn.functional.sigmoid(self.fc1(x))
-        x = nn.functional.sigmoid(self.fc2(x))
+        x = F.sigmoid(self.fc1(x))
+        x = F.sigmoid(self.fc2(x))
         return self.fc3(x)
 
 
@@ -65,9 +65,9 @@ class MLP500(MnistNet):
 
     def __init__(self, num_classes=10, activation="sigmoid"):
         super().__init__()
-        self.fc1 = Linear(_PIXELS, 500, transposed=True)   # models.layers.Linear says why
-        self.fc2 = Linear(500, num_classes)
-        self.activation = getattr(nn.functional, activation)
+        self.fc1 = nn.Linear(_PIXELS, 500)
+        self.fc2 = nn.Linear(500, num_classes)
+        self.activation = getattr(F, activation)
 
     def forward(self, x):
         return self.fc2(self.activation(self.fc1(paddle.flatten(x, start_axis=1))))
@@ -78,14 +78,14 @@ class MLPRelu(MnistNet):
 
     def __init__(self, num_classes=10):
         super().__init__()
-        self.fc1 = Linear(_PIXELS, 512, transposed=True)   # models.layers.Linear says why
-        self.fc2 = Linear(512, 256)
-        self.fc3 = Linear(256, num_classes)
+        self.fc1 = nn.Linear(_PIXELS, 512)
+        self.fc2 = nn.Linear(512, 256)
+        self.fc3 = nn.Linear(256, num_classes)
 
     def forward(self, x):
         x = paddle.flatten(x, start_axis=1)
-        x = nn.functional.relu(self.fc1(x))
-        x = nn.functional.relu(self.fc2(x))
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
         return self.fc3(x)
 
 
@@ -106,36 +106,31 @@ class MLPKeras(MnistNet):
 
     def forward(self, x):
         x = paddle.flatten(x, start_axis=1)
-        x = self.dropout(nn.functional.relu(self.fc1(x)))
+        x = self.dropout(F.relu(self.fc1(x)))
         return self.fc2(x)
 
 
 class LeNet(MnistNet):
-    """The course's LeNet-style CNN (chapter "手写数字识别之优化算法").
+    """The course's LeNet-style CNN (chapter "手写数字识别之优化算法"), as its notebook writes it.
 
     conv(1->20, 5x5, pad 2) + ReLU, maxpool 2x2, conv(20->20, 5x5, pad 2) +
     ReLU, maxpool 2x2, then one fully connected layer 980 -> 10:
     520 + 10,020 + 9,810 = 20,350 parameters. The course's fc had a softmax;
     here it returns logits and the softmax lives in the cross-entropy loss.
-    Its convolutions are models.layers.Conv2D (paddle.nn.Conv2D's parameters, run on oneDNN in
-    dygraph on a CPU), and each conv + ReLU + max-pool block runs as one oneDNN function
-    (models.layers.conv_relu_pool): the same parameters and state dict as the plain layers, the
-    same numbers within float32 rounding, about 3x the images per second of paddle.nn.Conv2D
-    (bench/bench_peer.py). Where the fused path does not apply (a GPU, an export trace, a hook
-    on a layer) the layers run one after the other.
+    (The engine runs it faster on a CPU with course.speed, same parameters.)
     """
 
     def __init__(self, num_classes=10):
         super().__init__()
-        self.conv1 = Conv2D(1, 20, kernel_size=5, stride=1, padding=2)
+        self.conv1 = nn.Conv2D(1, 20, kernel_size=5, stride=1, padding=2)
         self.pool1 = nn.MaxPool2D(kernel_size=2, stride=2)
-        self.conv2 = Conv2D(20, 20, kernel_size=5, stride=1, padding=2)
+        self.conv2 = nn.Conv2D(20, 20, kernel_size=5, stride=1, padding=2)
         self.pool2 = nn.MaxPool2D(kernel_size=2, stride=2)
         self.fc = nn.Linear(20 * 7 * 7, num_classes)
 
     def forward(self, x):
-        x = conv_relu_pool(self.conv1, self.pool1, x)   # pool1(relu(conv1(x)))
-        x = conv_relu_pool(self.conv2, self.pool2, x)
+        x = self.pool1(F.relu(self.conv1(x)))
+        x = self.pool2(F.relu(self.conv2(x)))
         return self.fc(paddle.flatten(x, start_axis=1))
 
 

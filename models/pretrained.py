@@ -28,7 +28,6 @@ import paddle
 import paddle.vision.models as pvm
 
 from .errors import ModelError
-from .layers import adapt_linear_weights
 
 # model_urls keys that differ from the factory names in paddle.vision 3.3.1.
 _URL_KEYS = {
@@ -177,7 +176,7 @@ def load_pretrained(model, spec, allow_download=True):
         path = imagenet_weights_path(model, allow_download)
     else:
         path = Path(os.path.expanduser(str(spec)))
-    state = adapt_linear_weights(model, _read_state_dict(path))
+    state = _read_state_dict(path)
     matched, skipped, problems = match_state_dict(model, state)
     total = len(model.state_dict())
     if problems or not matched:

@@ -71,14 +71,14 @@ def count_flops(model, input_shape):
             # paddle.flops cleans up only on success: drop its counting buffers
             # and hooks so the model trains and saves as before.
             _restore(layers, before)
-            model.train(training)
+            model.train() if training else model.eval()
         try:
             return _flops_with_paddle_rules(model, input_shape)
         except Exception:  # noqa: BLE001 - an estimate must never break a report
             return None
         finally:
             _restore(layers, before)
-            model.train(training)
+            model.train() if training else model.eval()
 
 
 def _restore(layers, before):
@@ -95,7 +95,7 @@ def _flops_with_paddle_rules(model, input_shape):
 
     counted = []
     for layer in model.sublayers(include_self=True):
-        # By class, walking up: models.layers.Conv2D is counted as the nn.Conv2D it is.
+        # By class, walking up: course.speed's FastConv2D is counted as the nn.Conv2D it is.
         count = next((register_hooks[c] for c in type(layer).__mro__ if c in register_hooks), None)
         if count is None or list(layer.children()):
             continue

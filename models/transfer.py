@@ -90,7 +90,8 @@ class ImageClassifier(nn.Layer):
         return self
 
     def train(self, mode=True):
-        super().train(mode)
+        # Paddle before 3.3 has train() without a mode: eval() is the other half.
+        super().train() if mode else super().eval()
         if mode and self.backbone_frozen:
             # Not backbone.eval(): that would also flip Paddle's global tracer mode.
             self.backbone.training = False

@@ -13,7 +13,6 @@ import paddle
 import paddle.vision.models as pvm
 from paddle import nn
 
-from .layers import Conv2D
 from .transfer import ImageClassifier, PooledHead, check_image_size
 
 # (block, number of 3x3 convs, channels) for VGG16, configuration "D".
@@ -46,7 +45,7 @@ class KerasVGG16Backbone(nn.Layer):
         for block, convs, channels in VGG16_BLOCKS:
             for i in range(1, convs + 1):
                 name = f"block{block}_conv{i}"
-                self.add_sublayer(name, Conv2D(in_channels, channels, 3, padding=1))
+                self.add_sublayer(name, nn.Conv2D(in_channels, channels, 3, padding=1))
                 self.layer_names.append(name)
                 in_channels = channels
             name = f"block{block}_pool"

@@ -1,7 +1,7 @@
 """The layout's rules, checked on the source: imports flow one way, settings are declared once,
 entry points stay thin, files stay small, public functions say what they do.
 
-data, models  ->  course.engine  ->  course.sweep, course.tools, course.cli  ->  course.chapters
+data, models  ->  course.speed  ->  course.engine  ->  course.sweep, course.tools, course.cli  ->  course.chapters
 ->  scripts, bench. A module may import its own layer and the layers before it, never a later
 one, and no chain of imports (lazy ones inside functions included) may lead back to where it
 started.
@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("data", "models", "course", "scripts", "bench")
-LAYERS = [("data", "models"), ("course.engine",), ("course.sweep", "course.tools", "course.cli"),
+LAYERS = [("data", "models"), ("course.speed",), ("course.engine",), ("course.sweep", "course.tools", "course.cli"),
           ("course.chapters",), ("scripts", "bench")]
 ENTRY_POINT_LINES = 60
 FILE_LINES = 350
@@ -147,3 +147,17 @@ def test_every_public_function_and_class_has_a_docstring():
                             if not m.startswith("_") and inspect.isfunction(member)
                             and not inspect.getdoc(getattr(obj, m))]
     assert not missing, "\n".join(missing)
+
+
+# Paddle's internals and the native libraries in its wheel: what a Paddle upgrade may change.
+PRIVATE_PADDLE = re.compile(r"_C_ops|_grad_ivar|paddle\.base\.core|paddle\.fluid|_current_expected_place"
+                            r"|libdnnl|libiomp|mallopt")
+
+
+def test_private_paddle_apis_live_in_the_speed_package_only():
+    speed = ROOT / "course" / "speed"
+    found = [f"{p.relative_to(ROOT)}:{i}" for p in source_files() if speed not in p.parents
+             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if PRIVATE_PADDLE.search(line)]
+    assert not found, "\n".join(found)
+    assert any(PRIVATE_PADDLE.search(p.read_text(encoding="utf-8")) for p in speed.glob("*.py"))

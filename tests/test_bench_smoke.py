@@ -1,4 +1,4 @@
-"""Smoke tests: bench/bench_training.py, bench_peer.py and bench_steps.py run end to end on the small fixture
+"""Smoke tests: bench/bench_training.py and bench_peer.py run end to end on the small fixture
 (--quick).
 
 It measures nothing worth keeping: 320 images on a shared, noisy machine. What a smoke run can
@@ -95,33 +95,11 @@ def test_the_peer_benchmark_runs_and_reports_its_rows():
     assert ("ours / PyTorch, LeNet, 1 thread = " in out) is has_torch
 
 
-def test_the_steps_benchmark_reports_ours_next_to_paddles_own(capsys, tmp_path):
-    """bench/bench_steps.py --quick, in-process: every (net, optimizer) row with its ratio, saved."""
-    from bench import bench_steps
-
-    out_json = tmp_path / "steps.json"
-    assert bench_steps.main(["--quick", "--dataset", f"mnist:{FIXTURE}", "--json", str(out_json)]) == 0
-    out = capsys.readouterr().out
-    for label in ("MLP 784-512-256-10", "LeNet"):
-        for name in ("sgd", "adam"):
-            row = re.search(rf"^{re.escape(label)}\s+{name}\s+(.*)$", out, re.M)
-            assert row, out
-            medians = re.findall(r"([0-9]+) \[\s*([0-9]+)-\s*([0-9]+)\]", row.group(1))
-            ratio = float(re.search(rf"({NUMBER}) \(({NUMBER})\)$", row.group(1)).group(1))
-            assert len(medians) == 2 and all(int(m) > 0 for m, _, _ in medians)
-            assert ratio == pytest.approx(int(medians[1][0]) / int(medians[0][0]), rel=0.02)
-    saved = json.loads(out_json.read_text())
-    assert set(saved["ratios"]) == {"mlp sgd", "mlp adam", "lenet sgd", "lenet adam"}
-    assert all(finite_positive(*v) for v in saved["images_per_s"].values())
-
-
 def test_the_digit_benchmarks_refuse_what_they_cannot_run_in_one_line():
-    from bench import bench_peer, bench_steps
+    from bench import bench_peer
     from course.engine.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="--nets from lenet,mlp, --compare from sgd,adam"):
-        bench_steps.main(["--nets", "resnet"])
     with pytest.raises(ConfigError, match=r"--modes from 1x1,1x2,2x1.*got 'lenet,mlp', '3x1'"):
         bench_peer.main(["--modes", "3x1"])
-    with pytest.raises(ConfigError, match=r"--images >= 64.*got 'lenet,mlp', 'sgd,adam', 32"):
-        bench_steps.main(["--images", "32"])
+    with pytest.raises(ConfigError, match=r"--images >= 64"):
+        bench_peer.main(["--images", "32"])

@@ -1,8 +1,8 @@
 """What importing the models does to the process for CPU speed, with or without oneDNN:
 
-- models.fast_conv.malloc: freed memory stays in the process, so a training step's large buffers
+- course.speed.malloc: freed memory stays in the process, so a training step's large buffers
   are not page-faulted in anew at every step (what made LeNet's pooling backward 4x slower);
-- models.fast_conv.mkl: Paddle's MKL takes its AVX2 path on AMD processors that have it.
+- course.speed.mkl: Paddle's MKL takes its AVX2 path on AMD processors that have it.
 """
 import ctypes
 import resource
@@ -12,8 +12,8 @@ import paddle
 import pytest
 
 import models  # noqa: F401  (importing the models sets the thresholds, as every run does)
-from models.fast_conv.malloc import keep_freed_memory
-from models.fast_conv.mkl import _cpu_info, wants_avx2_switch
+from course.speed.malloc import keep_freed_memory
+from course.speed.mkl import _cpu_info, wants_avx2_switch
 
 PAGE = resource.getpagesize()
 

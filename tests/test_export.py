@@ -15,7 +15,7 @@ from course.engine.config import RunConfig
 from course.engine.experiment import run_experiment
 from course.tools.export import load_exported, model_from_run
 from course.tools.predict import read_image
-from models import fast_conv as fast_conv_module
+from course.speed import onednn as fast_conv_module
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
@@ -79,7 +79,7 @@ def test_exported_model_gives_the_trained_models_logits(run):
     layer.eval()
     exported = layer(paddle.to_tensor(x)).numpy()
     # The exported program runs Paddle's conv kernels (im2col + GEMM), dygraph on a CPU runs
-    # oneDNN's (models/fast_conv): two implementations, equal within float32 rounding only. The
+    # oneDNN's (course/speed): two implementations, equal within float32 rounding only. The
     # export itself must be exact, so it is compared with the model on the same kernels; the
     # fast path's own distance from Paddle's is tests/test_fast_conv.py's business, and here it
     # only has to give the same logits to well within what could change an answer.

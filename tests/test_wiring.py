@@ -16,6 +16,7 @@ import numpy as np
 import paddle
 import pytest
 
+from course import speed
 from course.engine.callbacks.early_stopping import EarlyStopping
 from course.engine.callbacks.model_checkpoint import ModelCheckpoint
 from course.engine.callbacks.reduce_lr import ReduceLROnPlateau
@@ -195,7 +196,7 @@ def test_pretrained_weights_replace_the_initial_ones(tmp_path):
 
 
 # --- optimizer, rate, decay, schedule ----------------------------------------------------------
-@pytest.mark.parametrize("name, cls", [("sgd", optimizers.SGD), ("adam", paddle.optimizer.Adam),
+@pytest.mark.parametrize("name, cls", [("sgd", paddle.optimizer.SGD), ("adam", paddle.optimizer.Adam),
                                        ("nesterov", paddle.optimizer.Momentum)])
 @wires("optimizer", "lr")
 def test_optimizer_and_lr_build_the_optimizer_over_the_model(name, cls):
@@ -327,3 +328,12 @@ def test_loss_chooses_the_outputs_and_the_loss_the_trainer_uses():
     expected = paddle.nn.functional.cross_entropy(paddle.nn.functional.softmax(logits), labels.reshape([-1, 1]))
     assert float(loss) == pytest.approx(float(expected), rel=1e-6)
     assert float(loss) != pytest.approx(float(paddle.nn.functional.cross_entropy(logits, labels.reshape([-1, 1]))))
+
+
+@wires("fast_kernels")
+def test_fast_kernels_decides_whether_a_run_trains_on_course_speed():
+    fast = training(mnist_config(model="lenet"))
+    plain = training(mnist_config(model="lenet", fast_kernels=False))
+    assert speed.is_applied(fast.model) and "forward" in vars(fast.model)   # LeNet's fused blocks
+    assert not speed.is_applied(plain.model) and "forward" not in vars(plain.model)
+    assert fast.model.state_dict().keys() == plain.model.state_dict().keys()

@@ -25,7 +25,6 @@ from paddle.optimizer.lr import LRScheduler
 from course.engine.device import cpu_threads
 from course.engine.errors import ConfigError
 from course.engine.files import atomic_paddle_save
-from models.layers import adapt_linear_weights
 
 CHECKPOINT_SUFFIX = ".pdckpt"
 WEIGHTS_SUFFIX = ".pdparams"
@@ -119,17 +118,10 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
             raise ConfigError(f"no checkpoint at {path} (nor {path}{CHECKPOINT_SUFFIX}, "
                               f"{path}{WEIGHTS_SUFFIX})")
     if path.name.endswith(WEIGHTS_SUFFIX):
-        set_model_state(model, adapt_linear_weights(model, paddle.load(str(path))), path)
+        set_model_state(model, paddle.load(str(path)), path)
         return {}
     state = read_checkpoint(path)
-    weights = adapt_linear_weights(model, state["model"])
-    accumulators = any(hasattr(v, "shape") for v in (state.get("optimizer") or {}).values())
-    if optimizer is not None and accumulators and weights is not state["model"]:
-        raise ConfigError(f"{path}: its optimizer state is for weights in the other layout "
-                          "([in, out] vs [out, in]: a checkpoint from another version of this "
-                          "project, or of paddle.nn.Linear layers); load it without the optimizer, "
-                          "or train anew")
-    set_model_state(model, weights, path)
+    set_model_state(model, state["model"], path)
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.set_state_dict(state["optimizer"])
         scheduled = isinstance(getattr(optimizer, "_learning_rate", None), LRScheduler)

@@ -81,6 +81,11 @@ class RunConfig:
     stop_at_chance: bool = setting(True, "stop a run as diverged if its validation accuracy is at "
                                          "chance after its first epoch (>= 100 steps); NaN/Inf "
                                          "always stops it")
+    # Not neutral: the fast kernels round differently from Paddle's (course/speed says how), and
+    # a run reproduces, and resumes bit for bit, only on the kernels it started on.
+    fast_kernels: bool = setting(True, "on a CPU, run convolutions on oneDNN (course/speed): the "
+                                       "same model and results within float32 rounding, faster; "
+                                       "--no-fast-kernels runs Paddle's own kernels")
     # --- where and how -------------------------------------------------------------------------
     # (neutral: where and how a run computes, or how its result is summed up; never what it learns)
     device: str = setting("auto", "auto (a GPU if Paddle has CUDA and one is present), cpu, gpu or gpu:N",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import paddle
 
 from course.engine.errors import ConfigError
+from course.speed.threads import get_num_threads, set_num_threads
 
 DEVICE_CHOICES = "auto, cpu, gpu, gpu:N"
 
@@ -112,9 +113,7 @@ def visible_cards(gpus: int) -> list[str]:
 def cpu_threads() -> int:
     """The threads Paddle's CPU kernels use in this process now (its OpenMP: MKL's and oneDNN's
     too). A fresh process has 1 (Paddle's default)."""
-    from models.fast_conv import threads
-
-    return threads() or 1
+    return get_num_threads()
 
 
 @contextlib.contextmanager
@@ -144,5 +143,5 @@ def set_cpu_threads(count: int) -> None:
     OpenMP itself read the variable at import, so that changes no thread count.
     """
     count = max(int(count), 1)
-    paddle.base.core.set_num_threads(count)
+    set_num_threads(count)
     os.environ["OMP_NUM_THREADS"] = str(count)

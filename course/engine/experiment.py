@@ -25,6 +25,7 @@ from course.engine.results import (METRIC_COLUMNS, RUN_LOG, drop_lost_epoch_line
                                    summarize)
 from course.engine.trainer import Trainer
 from course.engine.vdl import VisualDLLogger, run_display_name
+from course import speed
 from models.summary import format_summary
 from models.summary import summarize as summarize_model
 
@@ -43,6 +44,8 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
     names = unique_name.UniqueNameGenerator()
     with unique_name.guard(names):
         model = build_run_model(config, num_classes, input_shape)
+        if config.fast_kernels:
+            speed.apply(model)
         scheduler = None
         if config.schedule != "constant" or config.schedule_args:
             scheduler = build_schedule(config.schedule, config.lr, steps_per_epoch, config.epochs,

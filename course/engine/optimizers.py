@@ -12,57 +12,12 @@ for), and LAMB's goes into the update its trust ratio scales (``lamb_weight_deca
 from __future__ import annotations
 
 import paddle
-from paddle import _C_ops
 
 from course.engine.errors import ConfigError
 
 
 def _fp32_on_cpu(parameters) -> bool:
     return all(p.dtype == paddle.float32 and p.place.is_cpu_place() for p in parameters)
-
-
-class SGD(paddle.optimizer.SGD):
-    """Paddle's SGD, with a shorter step where the step is nothing but ``w -= lr * g``.
-
-    Why: ``Optimizer.step`` walks Paddle's general machinery (program guards, gradient clipping,
-    regularisation, accumulators, a decorated call per parameter) on every step, mostly Python:
-    under cProfile 0.24 of its 1.03 ms a step for the course MLP's 6 parameters were the
-    kernels. With the loss's own short path (``course.engine.losses``) the MLP trains 1.12x
-    faster on one core (bench/bench_steps.py). Where that machinery has nothing to do (fp32
-    parameters on the CPU, no weight decay, clipping, per-parameter rate or regulariser, one
-    parameter group), the short step makes the calls Paddle's step ends in: it refreshes the
-    learning-rate tensor (``_create_global_learning_rate``, which reads a schedule) and runs
-    Paddle's ``sgd_`` kernel on each parameter, so the weights are bit-identical
-    (tests/test_short_steps.py). The first step, anything else, and every GPU take Paddle's step.
-    """
-
-    _short_ok = None   # whether the short step applies: decided after the first step
-
-    def _short_step_applies(self) -> bool:
-        params = self._parameter_list
-        return (bool(params) and not isinstance(params[0], dict) and self.regularization is None
-                and self._grad_clip is None
-                and _fp32_on_cpu(params)
-                and all(getattr(p, "regularizer", None) is None
-                        and (p.optimize_attr or {}).get("learning_rate", 1.0) == 1.0
-                        for p in params))
-
-    def step(self) -> None:
-        if self._short_ok is None or paddle.base.dygraph.base.in_to_static_mode():
-            # The first step is Paddle's own: it creates the learning-rate tensor and whatever
-            # else Paddle sets up lazily. The parameters' settings do not change after it.
-            super().step()
-            self._short_ok = self._short_step_applies()
-            return
-        if not self._short_ok:
-            return super().step()
-        self._create_global_learning_rate()     # Paddle's: copies a schedule's rate in
-        lr = self._global_learning_rate()
-        with paddle.no_grad():
-            for p in self._parameter_list:
-                grad = p._grad_ivar()
-                if grad is not None and not p.stop_gradient:
-                    _C_ops.sgd_(p, lr, grad, None, False)
 
 
 def _adam(learning_rate, parameters, weight_decay):
@@ -91,7 +46,7 @@ def _adamw(learning_rate, parameters, weight_decay):
 
 # name -> (builder, one-line description shown by --help and in the report)
 OPTIMIZERS = {
-    "sgd": (_plain(SGD), "plain stochastic gradient descent"),
+    "sgd": (_plain(paddle.optimizer.SGD), "plain stochastic gradient descent"),
     "momentum": (_plain(paddle.optimizer.Momentum, momentum=0.9),
                  "SGD with momentum 0.9 (heavy ball)"),
     "nesterov": (_plain(paddle.optimizer.Momentum, momentum=0.9, use_nesterov=True),

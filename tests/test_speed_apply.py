@@ -1,14 +1,19 @@
-"""models.layers.Conv2D: paddle.nn.Conv2D's numbers, only faster.
+"""course.speed.apply: a built model made faster, its parameters, keys and numbers kept.
 
-On Paddle's kernels (oneDNN turned off, or not usable) it equals paddle.nn.Conv2D bit for bit; on
-oneDNN within float32 rounding (tests/test_fast_conv.py compares every case).
+FastConv2D on Paddle's kernels (oneDNN turned off, or not usable) equals paddle.nn.Conv2D bit for
+bit; on oneDNN within float32 rounding (tests/test_fast_conv.py compares every case).
 """
 import numpy as np
 import paddle
 import pytest
 
-from models import fast_conv, layers
-from models.layers import Conv2D, use_fast_conv
+from course import speed
+from course.engine.config import RunConfig
+from course.speed import layers
+from course.speed import onednn as fast_conv
+from course.speed.layers import FastConv2D as Conv2D
+from models import build_model
+from models.mnist_nets import LeNet
 
 
 @pytest.fixture
@@ -64,24 +69,50 @@ def test_on_onednn_lenets_conv_equals_paddles_within_float32_rounding(monkeypatc
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * np.abs(b).max())
 
 
-def test_use_fast_conv_swaps_every_paddle_conv_and_keeps_the_weights():
+def test_apply_swaps_every_paddle_conv_and_keeps_the_weights():
     model = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 3), paddle.nn.ReLU(),
                                  paddle.nn.Sequential(paddle.nn.Conv2D(4, 4, 1)), Conv2D(4, 2, 1))
     keys = {k: v.numpy() for k, v in model.state_dict().items()}
-    assert use_fast_conv(model) == 2
+    assert speed.apply(model) == 2
     assert all(type(layer) is not paddle.nn.Conv2D for layer in model.sublayers())
-    assert {k: v.numpy() for k, v in model.state_dict().items()}.keys() == keys.keys()
+    assert model.state_dict().keys() == keys.keys()
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), keys[k])
-    assert use_fast_conv(model) == 0
+    assert speed.apply(model) == 0
 
 
 @pytest.mark.parametrize("name,size", [("mobilenet_v2", 32), ("densenet121", 32), ("vgg16", 32),
                                        ("vision:resnet18", 32)])
-def test_every_built_models_convolutions_can_run_on_onednn(name, size):
-    """build_model hands every paddle.nn.Conv2D of paddle.vision's models to Conv2D."""
-    from models import build_model
-
+def test_every_models_convolutions_can_run_on_onednn(name, size):
+    """build_model gives plain paddle.nn.Conv2D layers; apply hands every one to FastConv2D."""
     model = build_model(name, num_classes=3, image_size=size)
     convs = [layer for layer in model.sublayers() if isinstance(layer, paddle.nn.Conv2D)]
-    assert convs and all(type(layer) is Conv2D for layer in convs)
+    assert convs and all(type(layer) is paddle.nn.Conv2D for layer in convs)
+    speed.apply(model)
+    assert all(type(layer) is Conv2D for layer in convs)
+
+
+def test_the_models_a_learner_reads_are_plain_paddle():
+    """No model module uses the speed package: what models/ shows is what Paddle runs."""
+    for name in ("lenet", "mlp_relu", "mlp500_relu", "vgg16", "mobilenet_v2"):
+        model = build_model(name, num_classes=10, **({} if name in ("lenet", "mlp_relu", "mlp500_relu")
+                                                     else {"image_size": 32}))
+        assert not speed.is_applied(model) and "forward" not in vars(model)
+        assert all(type(layer).__module__.startswith(("paddle.", "models."))
+                   for layer in model.sublayers(include_self=True))
+
+
+def test_the_setting_is_part_of_a_runs_identity():
+    # the numbers of a run depend on the kernels it trained on (course/speed says why)
+    assert RunConfig(fast_kernels=False).changes_from(RunConfig().to_dict()) == [
+        "fast_kernels True -> False"]
+
+
+def test_lenets_fused_forward_gives_the_plain_forwards_numbers():
+    paddle.seed(0)
+    plain = LeNet()
+    fast = LeNet()
+    fast.set_state_dict(plain.state_dict())
+    speed.apply(fast)
+    x = paddle.rand([8, 1, 28, 28])
+    np.testing.assert_allclose(fast(x).numpy(), plain(x).numpy(), rtol=0, atol=2e-5)

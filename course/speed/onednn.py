@@ -1,25 +1,16 @@
 """Convolutions on oneDNN's CPU kernels, the ones PyTorch's CPU convolutions use, for Paddle dygraph.
 
-Paddle 3.3's dygraph ``conv2d`` on a CPU is im2col + GEMM, one image at a time, and ignores a
-second thread: LeNet's second convolution runs at ~30 GFLOP/s where the CPU does 146. The
-paddlepaddle wheel ships oneDNN (``paddle/libs/libdnnl.so.3``) but dygraph never selects its
-oneDNN kernels (they are chosen only for tensors already in oneDNN's layout, which no Python
-tensor is), and ``FLAGS_use_mkldnn`` only reaches static graphs. This package calls the shipped
-library itself (``dnnl.py``, through ctypes: nothing to compile) and wraps forward and backward
-as an autograd function (``conv.py``): conv forward + bias, backward data, backward weights +
-bias, each with oneDNN's jit kernels and its own thread pool (the threads Paddle is set to).
-Outputs and gradients equal Paddle's within float32 rounding (tests/test_fast_conv.py).
+Paddle's dygraph ``conv2d`` on a CPU is im2col + GEMM, one image at a time, and ignores a second
+thread. The paddlepaddle wheel ships oneDNN (``paddle/libs/libdnnl.so.3``) but dygraph never
+selects its oneDNN kernels (they are chosen only for tensors already in oneDNN's layout, which no
+Python tensor is), and ``FLAGS_use_mkldnn`` only reaches static graphs. This module calls the
+shipped library itself (``dnnl.py``, through ctypes: nothing to compile) and wraps forward and
+backward as an autograd function (``conv.py``, ``block.py``). Outputs and gradients equal
+Paddle's within float32 rounding (tests/test_fast_conv.py).
 
-:func:`conv2d` returns None where it does not apply (not float32, not 4-D, an unusable library,
-no optimized kernel for the shape), and the caller then runs Paddle's own kernel; the first such
-fallback for a reason other than the tensor's type prints one line. ``PADDLE_OPT_LAB_FAST_CONV=0``
-in the environment turns the fast path off (benchmarks use it to measure Paddle's kernels).
-
-Importing this package also lets Paddle's MKL (its matmul, ``nn.Linear``) use AVX2 on AMD
-processors, where it otherwise runs a generic SSE path ~6x slower (``mkl.py``), and keeps freed
-memory in the process, so that each step's large buffers are not page-faulted in anew
-(``malloc.py``: in a process that has not yet freed large blocks, LeNet's step ~15% faster and
-the MLP's backward ~1.8x; a sweep worker, which has loaded MNIST, gains nothing measurable).
+:func:`conv2d` and :func:`conv_relu_pool` return None where they do not apply (not float32, not
+4-D, an unusable library, no optimized kernel for the shape); the caller then runs Paddle's own
+kernel, and the first such fallback for a reason other than the tensor's type prints one line.
 """
 from __future__ import annotations
 
@@ -29,25 +20,14 @@ import os
 import paddle
 
 from .dnnl import DnnlError, library
-from .malloc import keep_freed_memory
-from .mkl import use_avx2_on_amd
 
-# Paddle's MKL takes a slow generic path on AMD CPUs unless told otherwise (mkl.py explains);
-# done at import, before any matmul, since MKL reads it once.
-use_avx2_on_amd()
-# glibc hands large freed blocks back to the system, and each step faults them in again.
-keep_freed_memory()
-
-ENV_VAR = "PADDLE_OPT_LAB_FAST_CONV"
-
-_state = {"disabled": os.environ.get(ENV_VAR, "1").strip() == "0", "warned": False,
-          "failed": set(), "omp": None}
+_state = {"disabled": False, "warned": False, "failed": set(), "omp": None}
 
 
 def _warn_once(message: str) -> None:
     if not _state["warned"]:
         _state["warned"] = True
-        print(f"models.fast_conv: {message}; using Paddle's own convolution kernels"
+        print(f"course.speed: {message}; using Paddle's own convolution kernels"
               " (said once per process)", flush=True)
 
 
@@ -65,7 +45,7 @@ def enabled() -> bool:
 
 
 def set_enabled(flag: bool) -> None:
-    """Turn the fast path on or off for this process (tests and benchmarks compare both)."""
+    """Let convolutions run on oneDNN in this process, or not (tests compare both kernels)."""
     _state["disabled"] = not flag
 
 
@@ -161,4 +141,4 @@ def conv_relu_pool(x, weight, bias, stride, padding, algorithm, dilation, groups
     return None if plan is None else apply_plan(x, weight, bias, plan)
 
 
-__all__ = ["ENV_VAR", "conv2d", "conv_relu_pool", "enabled", "set_enabled", "threads"]
+__all__ = ["conv2d", "conv_relu_pool", "enabled", "set_enabled", "threads"]

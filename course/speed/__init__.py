@@ -1,0 +1,66 @@
+"""Speed on a CPU, in one place, behind one setting (``--fast-kernels``, on by default).
+
+The models a learner reads (``models/``) are plain Paddle. :func:`apply` makes a built model
+faster on a CPU without changing its parameters or state-dict keys, and is the only code in the
+project that uses Paddle's private APIs or native libraries (tests/test_architecture.py checks):
+
+- every ``paddle.nn.Conv2D`` becomes a :class:`~course.speed.layers.FastConv2D`, whose forward
+  and backward run on the oneDNN library the paddlepaddle wheel ships (``onednn.py``);
+- LeNet's conv + ReLU + max-pool blocks run as one oneDNN function each (``block.py``);
+- the process is tuned once (:func:`tune_process`): MKL's AVX2 kernels on AMD processors
+  (``mkl.py``) and freed memory kept for reuse (``malloc.py``).
+
+Results equal Paddle's own kernels within float32 rounding, not bit for bit, which over a run
+can move the last digits of its accuracy; so the setting is part of a run's identity, and a run
+resumes bit for bit with the setting it started with. Where a path cannot apply (a GPU, a graph
+traced for export, a Paddle whose oneDNN cannot be loaded) Paddle's own kernels run, and the
+first time that happens for a reason other than the device it prints one line.
+Side-by-side figures: bench/README.md.
+"""
+from __future__ import annotations
+
+import paddle.nn as nn
+
+from models.mnist_nets import LeNet
+
+from . import onednn
+from .layers import FastConv2D, lenet_forward
+from .malloc import keep_freed_memory
+from .mkl import use_avx2_on_amd
+
+_tuned = []
+
+
+def tune_process() -> None:
+    """Set the process-wide knobs once: MKL's dispatch (read at MKL's first call, so this runs
+    before a model's first step) and glibc's malloc thresholds."""
+    if not _tuned:
+        _tuned.append((use_avx2_on_amd(), keep_freed_memory()))
+
+
+def apply(model: nn.Layer) -> int:
+    """Swap the fast implementations into ``model``; returns how many layers changed.
+
+    Same parameters, state-dict keys and (within float32 rounding) numbers. Calling it twice
+    changes nothing more.
+    """
+    tune_process()
+    changed = 0
+    for layer in model.sublayers(include_self=True):
+        if type(layer) is nn.Conv2D:
+            layer.__class__ = FastConv2D
+            changed += 1
+    if isinstance(model, LeNet) and "forward" not in vars(model):   # the one fused network
+        model.forward = lenet_forward.__get__(model)
+        changed += 1
+    return changed
+
+
+def is_applied(model: nn.Layer) -> bool:
+    """Whether :func:`apply` has sped up ``model``."""
+    return any(isinstance(layer, FastConv2D) for layer in model.sublayers(include_self=True))
+
+
+enabled, set_enabled = onednn.enabled, onednn.set_enabled
+
+__all__ = ["apply", "enabled", "is_applied", "set_enabled", "tune_process"]
