@@ -24,7 +24,7 @@ def version_tuple(text: str) -> tuple:
     """'3.3.1' -> (3, 3, 1); '2.6.2.post120' -> (2, 6, 2). A source build ('0.0.0') counts as newest."""
     numbers = []
     for part in str(text).split(".")[:3]:
-        digits = "".join(c for c in part if c.isdigit()) if part[:1].isdigit() else ""
+        digits = part[:len(part) - len(part.lstrip("0123456789"))]   # '0rc1' -> '0'
         if not digits:
             break
         numbers.append(int(digits))

@@ -10,7 +10,8 @@ cell finds the project root, puts it on ``sys.path`` and calls ``setup()``, whic
   CUDA, and a CPU wheel over it would lose the GPU);
 - makes the project root the working directory, so the course's relative paths (``runs/``,
   ``demo_images/digits``) and the printed commands mean what they mean in a terminal there;
-- picks the device (a GPU when Paddle has one) and says what it found.
+- picks the device (a GPU when Paddle has one) and says what it found, with the Python and
+  Paddle versions, and what to do where either is older than the course supports.
 
 Example (the first cell of every notebook):
     >>> from course.chapters.notebook import setup
@@ -79,11 +80,14 @@ def setup(device: str = "auto", install_missing: bool = True) -> str:
     import course  # noqa: F401  (one line per warning, none of Paddle's noise)
     import paddle
 
+    from course.compat import support_notice
     from course.engine.device import use_device
 
     chosen = use_device(device)
     print(f"project {ROOT} · Python {sys.version.split()[0]} · Paddle {paddle.__version__} · "
           f"device {chosen}")
+    for line in support_notice():   # below what the course supports: what to do, in both languages
+        print(line)
     return chosen
 
 

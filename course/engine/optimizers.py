@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import paddle
 
+from course import compat
 from course.engine.errors import ConfigError
 
 
@@ -31,11 +32,12 @@ def _adam(learning_rate, parameters, weight_decay):
                                  use_multi_tensor=_fp32_on_cpu(parameters))
 
 
-def _plain(cls, **fixed):
-    """A builder for an optimizer that takes (learning_rate, parameters, weight_decay)."""
+def _plain(class_name, **fixed):
+    """A builder for ``paddle.optimizer.<class_name>``, which takes (learning_rate, parameters,
+    weight_decay); the class is looked up when it builds (not every Paddle has every one)."""
     def build(learning_rate, parameters, weight_decay):
-        return cls(learning_rate=learning_rate, parameters=parameters,
-                   weight_decay=weight_decay or None, **fixed)
+        return getattr(paddle.optimizer, class_name)(learning_rate=learning_rate, parameters=parameters,
+                                                     weight_decay=weight_decay or None, **fixed)
     return build
 
 
@@ -46,35 +48,46 @@ def _adamw(learning_rate, parameters, weight_decay):
 
 # name -> (builder, one-line description shown by --help and in the report)
 OPTIMIZERS = {
-    "sgd": (_plain(paddle.optimizer.SGD), "plain stochastic gradient descent"),
-    "momentum": (_plain(paddle.optimizer.Momentum, momentum=0.9),
+    "sgd": (_plain("SGD"), "plain stochastic gradient descent"),
+    "momentum": (_plain("Momentum", momentum=0.9),
                  "SGD with momentum 0.9 (heavy ball)"),
-    "nesterov": (_plain(paddle.optimizer.Momentum, momentum=0.9, use_nesterov=True),
+    "nesterov": (_plain("Momentum", momentum=0.9, use_nesterov=True),
                  "Nesterov accelerated momentum 0.9"),
-    "adagrad": (_plain(paddle.optimizer.Adagrad), "per-parameter rate from summed squared gradients"),
-    "rmsprop": (_plain(paddle.optimizer.RMSProp, rho=0.9),
+    "adagrad": (_plain("Adagrad"), "per-parameter rate from summed squared gradients"),
+    "rmsprop": (_plain("RMSProp", rho=0.9),
                 "AdaGrad with a moving average (rho 0.9, as Keras; PyTorch's alpha is 0.99)"),
     "adam": (_adam, "momentum + RMSProp with bias correction"),
     "adamw": (_adamw, "Adam with decoupled weight decay"),
-    "adadelta": (_plain(paddle.optimizer.Adadelta), "AdaGrad variant with unit-corrected steps"),
-    "adamax": (_plain(paddle.optimizer.Adamax), "Adam with an infinity-norm second moment"),
-    "nadam": (_plain(paddle.optimizer.NAdam), "Adam with Nesterov momentum"),
-    "radam": (_plain(paddle.optimizer.RAdam), "Adam with a rectified warm-up of the variance"),
+    "adadelta": (_plain("Adadelta"), "AdaGrad variant with unit-corrected steps"),
+    "adamax": (_plain("Adamax"), "Adam with an infinity-norm second moment"),
+    "nadam": (_plain("NAdam"), "Adam with Nesterov momentum"),
+    "radam": (_plain("RAdam"), "Adam with a rectified warm-up of the variance"),
     "lamb": (lambda learning_rate, parameters, weight_decay: paddle.optimizer.Lamb(
         learning_rate=learning_rate, parameters=parameters, lamb_weight_decay=weight_decay or 0.0),
         "layer-wise adaptive Adam (large batches)"),
 }
 
+# The optimizers not every supported Paddle has (course/compat.py): registry key -> Paddle class.
+NEWER = {"nadam": "NAdam", "radam": "RAdam"}
+
 # Spellings learners copy from Keras, PyTorch or the old fluid API.
 ALIASES = {"nag": "nesterov", "sgdm": "momentum", "adam_w": "adamw"}
 
 
+def available_optimizers() -> list:
+    """The registry's names this Paddle can build, in the registry's order."""
+    return [key for key in OPTIMIZERS if key not in NEWER or compat.optimizer_class(NEWER[key])]
+
+
 def canonical_optimizer(name: str) -> str:
-    """Return the registry key for ``name`` (case-insensitive), or raise ConfigError listing choices."""
+    """Return the registry key for ``name`` (case-insensitive), or raise ConfigError listing the
+    choices (or, for one this Paddle lacks, naming the Paddle that has it)."""
     key = str(name).strip().lower()
     key = ALIASES.get(key, key)
     if key not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {name!r}; choose from: {', '.join(OPTIMIZERS)}")
+        raise ConfigError(f"unknown optimizer {name!r}; choose from: {', '.join(available_optimizers())}")
+    if key not in available_optimizers():
+        raise ConfigError(f"{key}: {compat.missing_optimizer(NEWER[key])}")
     return key
 
 
