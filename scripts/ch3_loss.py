@@ -1,12 +1,9 @@
 #!/usr/bin/env python
 """Chapter 3 (损失函数): the digit as a regression target (MSE) vs a class (cross-entropy) (course/chapters/ch3_loss.py; --help lists every flag)."""
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from course.chapters.ch3_loss import main  # noqa: E402
-from course.cli import RESUME_HINT, run_main  # noqa: E402
+from course.chapters.ch3_loss import main
+from course.cli import RESUME_HINT, run_main
 
 if __name__ == "__main__":
     sys.exit(run_main(main, interrupted_hint=RESUME_HINT))

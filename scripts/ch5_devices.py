@@ -1,12 +1,9 @@
 #!/usr/bin/env python
 """Chapter 5 (资源配置): the CPU, a GPU, or several processes with paddle.DataParallel (course/chapters/ch5_devices.py; --help lists every flag)."""
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from course.chapters.ch5_devices import main  # noqa: E402
-from course.cli import RESUME_HINT, run_main  # noqa: E402
+from course.chapters.ch5_devices import main
+from course.cli import RESUME_HINT, run_main
 
 if __name__ == "__main__":
     sys.exit(run_main(main, interrupted_hint=RESUME_HINT))

@@ -12,12 +12,9 @@ examples:
   python scripts/check_gpu.py --device cpu --dry-run   # rehearse the check on the CPU
 """
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from course.cli import CommandLine, Launch, run_main  # noqa: E402
-from course.engine.config import RunConfig  # noqa: E402
+from course.cli import CommandLine, Launch, run_main
+from course.engine.config import RunConfig
 
 
 def main(argv=None) -> int:

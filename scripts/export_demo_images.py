@@ -9,12 +9,10 @@ The work (sources, layouts, the atomic writer) is in ``data.folders.samples``.
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from data.errors import DataError  # noqa: E402
-from course.cli import CommandLine, Launch, run_main  # noqa: E402
-from course.engine.config import RunConfig  # noqa: E402
-from data.folders import samples  # noqa: E402
+from data.errors import DataError
+from course.cli import CommandLine, Launch, run_main
+from course.engine.config import RunConfig
+from data.folders import samples
 
 
 def main(argv=None):

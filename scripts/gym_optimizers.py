@@ -1,12 +1,9 @@
 #!/usr/bin/env python
 """Article 000: five optimizers on DenseNet121 (gym equipment) (course/chapters/article_gym_optimizers.py; --help lists every flag)."""
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from course.chapters.article_gym_optimizers import main  # noqa: E402
-from course.cli import RESUME_HINT, run_main  # noqa: E402
+from course.chapters.article_gym_optimizers import main
+from course.cli import RESUME_HINT, run_main
 
 if __name__ == "__main__":
     sys.exit(run_main(main, interrupted_hint=RESUME_HINT))

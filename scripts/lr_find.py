@@ -13,12 +13,9 @@ examples:
   python scripts/lr_find.py --optimizer momentum --start-lr 1e-5 --end-lr 1 --num-steps 200
 """
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from course.cli import CommandLine, Launch, run_main  # noqa: E402
-from course.engine.config import RunConfig  # noqa: E402
+from course.cli import CommandLine, Launch, run_main
+from course.engine.config import RunConfig
 
 
 def main(argv=None) -> int:

@@ -7,11 +7,10 @@
 import pathlib
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from course.cli import CommandLine, Launch, run_main
+from course.engine.config import RunConfig
 
-from course.cli import CommandLine, Launch, run_main  # noqa: E402
-from course.engine.config import RunConfig  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def main(argv=None):

@@ -15,13 +15,11 @@ examples:
 """
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("GLOG_minloglevel", "2")   # Paddle's C++ executor logs INFO lines to stderr
 
-from course.cli import CommandLine, Launch, run_main  # noqa: E402
-from course.engine.errors import ConfigError  # noqa: E402
+from course.cli import CommandLine, Launch, run_main
+from course.engine.errors import ConfigError
 
 
 def main(argv=None) -> int:

@@ -10,13 +10,10 @@ Examples:
 The default cache is $PADDLE_OPT_LAB_DATA/mnist, else $XDG_CACHE_HOME/paddle-optimizer-lab/mnist
 (~/.cache/paddle-optimizer-lab/mnist). Errors print one line `error: ...` and exit with code 2.
 """
-import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from course.cli import CommandLine, Launch, run_main  # noqa: E402
-from course.engine.config import RunConfig  # noqa: E402
+from course.cli import CommandLine, Launch, run_main
+from course.engine.config import RunConfig
 
 
 def main(argv=None):

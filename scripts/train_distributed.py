@@ -18,13 +18,10 @@ examples:
       scripts/train_distributed.py --model lenet --optimizer adam --lr 0.001 --epochs 3
 """
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from course.cli import RESUME_HINT, CommandLine, Launch, run_main  # noqa: E402
-from course.engine.config import RunConfig  # noqa: E402
-from course.sweep.grid import Sweep  # noqa: E402
+from course.cli import RESUME_HINT, CommandLine, Launch, run_main
+from course.engine.config import RunConfig
+from course.sweep.grid import Sweep
 
 
 def main(argv=None) -> int:

@@ -7,11 +7,17 @@ stored losslessly under the course's keys train_x, valid_x, eval_x ...). Returne
 ``data.MnistSplits``: images float32 [N, 784] = uint8/256, exactly the values of the full
 data set; labels int64 [N].
 """
+import os
 import pathlib
 
 import pytest
 
 from data.mnist.cache import read_splits_npz
+
+# The entry points the tests start as subprocesses import the project from the checkout under
+# test, whichever copy (if any) `pip install -e .` put on this Python's path.
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 MNIST_SMALL_PATH = pathlib.Path(__file__).resolve().parent / "fixtures" / "mnist_small.npz"
 
