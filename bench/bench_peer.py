@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import finish, loadavg, loadavg_text, median, print_targets  # noqa: E402
 from bench.peer_worker import BATCH_SIZE  # noqa: E402
+from bench.record import add_results_dir  # noqa: E402
 from course.cli import CommandLine, run_main  # noqa: E402
 from course.engine.config import RunConfig  # noqa: E402
 from course.engine.errors import ConfigError  # noqa: E402
@@ -71,6 +72,7 @@ def digits_parser(doc: str, rounds: int, quick_images: int) -> argparse.Argument
     p.add_argument("--nets", default="lenet,mlp", help="nets to train, from: lenet, mlp")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     p.add_argument("--json", metavar="OUT", default="", help="save every measured number to this file")
+    add_results_dir(p)
     p.set_defaults(default_rounds=rounds, quick_images=quick_images)
     return p
 
@@ -252,7 +254,7 @@ def main(argv=None) -> int:
             for worker in workers.values():
                 worker.close()
     results["targets"] = report(results, frameworks, modes, nets)
-    finish(results, args.json)
+    finish("bench_peer", results, args)
     return 0
 
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import course  # noqa: E402,F401  (quiets Paddle's import warning)
 from bench.common import finish, loadavg, loadavg_text, median, print_targets  # noqa: E402
+from bench.record import add_results_dir  # noqa: E402
 from course.cli import CommandLine, run_main  # noqa: E402
 from course.engine.config import RunConfig  # noqa: E402
 from course.engine.errors import ConfigError  # noqa: E402
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true",
                    help="also cProfile one epoch of our loop and of the ceiling, and print the top functions")
     p.add_argument("--json", metavar="OUT", default="", help="save every measured number to this file")
+    add_results_dir(p)
     return p
 
 
@@ -283,7 +285,7 @@ def main(argv=None) -> int:
     results["targets"] = print_report(results)
     if args.profile:
         profile_loops(images, labels)
-    finish(results, args.json)
+    finish("bench_training", results, args)
     return 0
 
 

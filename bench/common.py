@@ -44,15 +44,20 @@ def train_on_batches(model, optimizer, batches, cross_entropy) -> None:
         clear()
 
 
-def finish(results: dict, json_path: str = "") -> None:
-    """Print the load average at the start and now (saved as ``loadavg_end``); with
-    ``json_path``, save every number there."""
+def finish(benchmark: str, results: dict, args) -> None:
+    """Print the load average at the start and now (saved as ``loadavg_end``); write the dated
+    result file (``--results-dir``, bench/record.py) and, with ``--json OUT``, every number to OUT."""
     import json
     from pathlib import Path
+
+    from bench.record import write_record
 
     results["loadavg_end"] = os.getloadavg()
     print(f"load average: start {loadavg_text(results['loadavg_start'])}, "
           f"end {loadavg_text(results['loadavg_end'])}")
-    if json_path:
-        Path(json_path).write_text(json.dumps(results, indent=2) + "\n")
-        print(f"numbers saved to {json_path}")
+    path = write_record(benchmark, args, results)
+    if path:
+        print(f"result file: {path}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"numbers saved to {args.json}")

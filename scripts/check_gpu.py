@@ -3,8 +3,8 @@
 
 Prints Paddle's build, CUDA, cuDNN and the visible cards; trains LeNet and VGG16 at 64 px for a
 few steps on the card in float32 and with mixed precision, compares one step with the CPU's
-(loss within a tolerance) and prints images/s for each, then a one-line verdict (README, "Using
-a GPU", shows the output). Without a GPU it says so and exits 0. Exit code 1: a step differs.
+(loss within a tolerance) and prints images/s for each, then a one-line verdict (docs/gpu_and_aistudio.md
+shows the output). Without a GPU it says so and exits 0. Exit code 1: a step differs.
 
 examples:
   python scripts/check_gpu.py                    # the first card, or the no-GPU message

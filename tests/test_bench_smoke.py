@@ -33,11 +33,25 @@ def finite_positive(*numbers):
     return all(math.isfinite(n) and n > 0 for n in numbers)
 
 
+def result_file(folder: Path, benchmark: str) -> dict:
+    """The one dated result file a benchmark wrote into ``folder``, checked for what it must hold."""
+    files = list(folder.iterdir())
+    assert len(files) == 1 and re.fullmatch(rf"\d{{4}}-\d\d-\d\d-[A-Za-z0-9_-]+-{benchmark}\.json",
+                                            files[0].name), files
+    saved = json.loads(files[0].read_text())
+    assert saved["benchmark"] == benchmark and re.fullmatch(r"[0-9a-f]{40}", saved["commit"] or "")
+    assert isinstance(saved["dirty"], bool) and saved["machine"]["cpus"] >= 1 and saved["machine"]["cpu"]
+    assert saved["versions"]["python"] and saved["versions"]["paddlepaddle"]
+    assert len(saved["load"]["start"]) == len(saved["load"]["end"]) == 3
+    assert saved["args"]["quick"] is True and saved["command"][0] == f"{benchmark}.py"
+    return saved["results"]
+
+
 def test_quick_benchmark_prints_every_row_ratio_and_target(tmp_path):
     out_json = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_training.py"), "--quick", "--skip-sweep",
-         "--dataset", f"mnist:{FIXTURE}", "--json", str(out_json)],
+         "--dataset", f"mnist:{FIXTURE}", "--json", str(out_json), "--results-dir", str(tmp_path / "results")],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
@@ -62,6 +76,8 @@ def test_quick_benchmark_prints_every_row_ratio_and_target(tmp_path):
                                else "FAIL"), line.group(0)
     assert "sweep" not in targets                         # --skip-sweep was honoured
     saved = json.loads(out_json.read_text())
+    recorded = result_file(tmp_path / "results", "bench_training")   # every round, as --json has it
+    assert json.dumps(recorded, sort_keys=True) == json.dumps(saved, sort_keys=True)
     assert set(saved["loops"]) == {"ours", "ceiling", "paddle_conv", "hapi", "course"}
     for loop in saved["loops"].values():
         assert loop["images_per_s"] and finite_positive(*loop["images_per_s"], *loop["images_per_cpu_s"])
@@ -76,12 +92,13 @@ def test_bad_dataset_is_a_one_line_error():
     assert "Traceback" not in proc.stderr
 
 
-def test_the_peer_benchmark_runs_and_reports_its_rows():
+def test_the_peer_benchmark_runs_and_reports_its_rows(tmp_path):
     """bench/bench_peer.py --quick: a smoke run (the numbers mean nothing; the report must be whole)."""
     import importlib.util
 
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_peer.py"), "--quick",
-                           "--modes", "1x1", "--nets", "lenet", "--dataset", f"mnist:{FIXTURE}"],
+                           "--modes", "1x1", "--nets", "lenet", "--dataset", f"mnist:{FIXTURE}",
+                           "--results-dir", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
@@ -93,6 +110,9 @@ def test_the_peer_benchmark_runs_and_reports_its_rows():
     assert ("PyTorch is not installed" in out) is not has_torch
     assert "requirements-peer.txt" in out or has_torch
     assert ("ours / PyTorch, LeNet, 1 thread = " in out) is has_torch
+    saved = result_file(tmp_path, "bench_peer")
+    rounds = saved["measurements"]["ours|1x1|lenet"]
+    assert len(rounds) == saved["rounds"] == 1 and finite_positive(rounds[0]["images_per_s"])
 
 
 def test_the_digit_benchmarks_refuse_what_they_cannot_run_in_one_line():

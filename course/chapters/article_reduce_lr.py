@@ -18,7 +18,7 @@ Departures from the article:
   random numbers are not NumPy's: the curves differ from the article's in detail.
 
 examples:
-  python scripts/reduce_lr_article.py                      # the article, about a minute on 2 cores
+  python scripts/reduce_lr_article.py                      # the article
   python scripts/reduce_lr_article.py --seeds 7,8,9        # mean ± std over three seeds
   python scripts/reduce_lr_article.py --reduce-lr-on-plateau "monitor=val_acc,factor=0.5,patience=1"
   python scripts/reduce_lr_article.py --dry-run

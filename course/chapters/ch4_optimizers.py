@@ -5,7 +5,8 @@ to VisualDL under the same tags, and writes a comparison table and plots; then d
 figure 3 (不同学习率算法效果示意图): the same optimizers walking a 2-D loss surface (Rosenbrock's
 narrow valley), one panel per learning rate, as paths_rosenbrock.png and an animated GIF. The default is the
 course's chapter: LeNet on real MNIST with SGD, Momentum, AdaGrad, RMSProp and Adam at 0.1, 0.01
-and 0.001 -- 15 runs on 20,000 training images for 5 epochs, about 10 minutes on a 2-core CPU.
+and 0.001 -- 15 runs on 20,000 training images for 5 epochs. The sweep prints its estimate of
+the time left as it runs.
 
 Stopped (Ctrl-C, kill)? Run the same command again: finished runs are skipped, unfinished ones
 continue from their last epoch.
@@ -26,7 +27,7 @@ from course.engine.config import RunConfig
 from course.sweep.grid import Sweep
 
 PATHS_SURFACE = "rosenbrock"   # a narrow curved valley: where the optimizers differ most visibly
-DEFAULT_SUBSET = 20_000   # 20,000 of the 50,000 training images: the sweep takes ~10 min on 2 cores
+DEFAULT_SUBSET = 20_000   # 20,000 of the 50,000 training images: the lessons show, a CPU finishes soon
 
 
 def command_line() -> CommandLine:

@@ -4,7 +4,7 @@ and the ending of every sweep (table, plots, the VisualDL command).
 A chapter module reads as its section or article: its settings, the code it teaches, and one call
 into the engine. What they have in common lives here:
 
-- ``sweep_flags``: --seeds, --logdir, --device, --amp, --num-workers and the Launch flags (--jobs,
+- ``sweep_flags``: --seeds, --logdir, --device, --amp, --num-workers, --fast-kernels and the Launch flags (--jobs,
   --progress, ...).
 - ``image_inputs``: ``--data PATH`` as a ``folder:`` dataset (a dry run copies a few images per
   class, so it takes seconds whatever the tree's size) and ``--pretrained`` checked before any
@@ -35,7 +35,7 @@ def sweep_flags(cl, seeds=None, jobs: bool = True) -> None:
     """The flags every sweep chapter has: --seeds, --logdir, where and in what precision the runs
     compute, and how the command runs."""
     cl.settings("where and how", Sweep, "seeds", "logdir", **({"seeds": seeds} if seeds else {}))
-    cl.settings("where and how", RunConfig, "device", "amp", "num_workers")
+    cl.settings("where and how", RunConfig, "device", "amp", "num_workers", "fast_kernels")
     launch = ("jobs", "report_only", "resume", "overwrite") if jobs else ()
     cl.settings("where and how", Launch, *launch, "progress", "quiet", "dry_run")
     if jobs:   # many machines: course/sweep/ray_cluster.py

@@ -47,7 +47,7 @@ def resolve_device(name: str = "auto") -> str:
     index = name.partition(":")[2] or "0"
     if not paddle.device.is_compiled_with_cuda():
         raise ConfigError(f"--device {name}: this Paddle is the CPU-only build; install "
-                          "paddlepaddle-gpu (see README, 'Using a GPU') or use --device cpu")
+                          "paddlepaddle-gpu (see docs/gpu_and_aistudio.md) or use --device cpu")
     count = gpu_count()
     if int(index) >= count:
         raise ConfigError(f"--device {name}: only {count} GPU(s) are visible")

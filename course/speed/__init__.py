@@ -15,7 +15,7 @@ can move the last digits of its accuracy; so the setting is part of a run's iden
 resumes bit for bit with the setting it started with. Where a path cannot apply (a GPU, a graph
 traced for export, a Paddle whose oneDNN cannot be loaded) Paddle's own kernels run, and the
 first time that happens for a reason other than the device it prints one line.
-Side-by-side figures: bench/README.md.
+Side-by-side figures: docs/performance.md.
 """
 from __future__ import annotations
 

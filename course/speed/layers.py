@@ -4,7 +4,7 @@
   forward runs on oneDNN (``onednn.conv2d``) in dygraph on a CPU. Where oneDNN does not apply
   (another dtype, an unusable library) it runs Paddle's kernel with the bias added as
   ``[C, 1, 1]``: Paddle adds it as ``[1, C, 1, 1]``, a broadcast that its CPU kernel runs several
-  times slower, with bit-identical results (tests/test_layers.py).
+  times slower, with bit-identical results (tests/test_speed_apply.py).
 - :func:`lenet_forward`: LeNet's ``pool(relu(conv(x)))`` blocks as one oneDNN function each
   (``block.py``), the model's own forward wherever the fused path does not apply.
 

@@ -4,9 +4,9 @@ Paddle's CPU allocator takes each tensor from the C library's ``malloc`` and giv
 once. glibc's defaults return large freed blocks to the system (blocks past the mmap threshold
 are unmapped; free space at the top of the heap past the trim threshold is trimmed), so the
 next step's buffer of the same size is new memory, and the kernel zero-fills it page by page on
-first touch. Measured on this project's 2-core AMD EPYC with ``ONEDNN_VERBOSE``: LeNet's first
-max-pool backward, which writes a fresh 4 MB gradient, took 4.3 ms of a 25 ms step, and 1.1 ms
-with freed memory kept; the MLP's backward (784x512 weight gradients) 3.1 ms, and 1.7.
+first touch: a kernel that writes a fresh multi-megabyte gradient (LeNet's first max-pool
+backward, the MLP's 784x512 weight gradient) then spends most of its time in page faults
+(tests/test_cpu_tuning.py counts them).
 
 This sets the two glibc thresholds, as ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``
 in the environment would before start-up: blocks up to 32 MiB (glibc's largest mmap threshold)

@@ -2,14 +2,13 @@
 
 Paddle's CPU matmul (``nn.Linear``, and the GEMM of its own convolution kernel) calls the MKL it
 ships (``paddle/libs/libmklml_intel.so``, MKL 2019). That MKL picks its code path from the CPU
-vendor, and on an AMD processor it takes a generic SSE path whatever the CPU supports: on this
-project's AMD EPYC (AVX2, FMA) a [64, 784] x [784, 512] matmul, the MLP's first layer, took
-6.6 ms, and 1.0 ms with ``MKL_DEBUG_CPU_TYPE=5``, the switch that MKL versions before 2020.1 read
-to take their AVX2 path on any vendor. The course's MLP trains about 2x faster with it.
+vendor, and on an AMD processor it takes a generic SSE path whatever the CPU supports, several
+times slower than its AVX2 path on the same matmul. ``MKL_DEBUG_CPU_TYPE=5`` is the switch that
+MKL versions before 2020.1 read to take their AVX2 path on any vendor.
 
 The switch is set only where it is right: an AMD processor whose flags include AVX2 and FMA, and
-a user who has not set it. MKL reads it when it first runs, so it takes effect when this module
-is imported before the first matmul (``models`` is imported before any training). On Intel
+a user who has not set it. MKL reads it when it first runs, so it must be set before the first
+matmul (``course.speed.tune_process`` does it before a model's first step). On Intel
 processors nothing is set: there MKL already picks the best path, and forcing AVX2 would cost
 AVX-512. Numbers change within float32 rounding (another GEMM kernel), not beyond.
 """

@@ -1,8 +1,8 @@
 """Train a sweep's runs in N long-lived worker processes, one run at a time each.
 
 A worker imports Paddle and loads the data once and then trains run after run: starting a
-fresh Python process per run costs about 1.7 s of CPU (bench/bench_training.py measured it),
-which on short runs ate a third of the gain of running two at a time. Each worker trains with
+fresh Python process per run costs seconds of CPU (bench/bench_training.py measures it), which
+on short runs eats much of the gain of running several at a time. Each worker trains with
 the thread count the sweep gives it (``runner.threads_per_job``), and gets SIGKILL if the sweep
 process dies, so kill -9 leaves no orphans training on.
 

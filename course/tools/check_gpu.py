@@ -33,7 +33,7 @@ MODELS = [("lenet", "lenet", (1, 28, 28), 64), ("vgg16@64px", "vgg16_keras", (3,
 # float32 on a GPU is not bit-equal to the CPU (other kernels; TF32 convolutions on Ampere
 # cards round to 10-bit mantissas); float16 and bfloat16 keep 10 and 7 mantissa bits.
 TOLERANCE = {"fp32": 5e-3, "fp16": 3e-2, "bf16": 6e-2}
-NO_GPU = ("no GPU: {why}. Install paddlepaddle-gpu on a GPU machine (README, 'Using a GPU'), or "
+NO_GPU = ("no GPU: {why}. Install paddlepaddle-gpu on a GPU machine (docs/gpu_and_aistudio.md), or "
           "train on the CPU with --device cpu")
 
 

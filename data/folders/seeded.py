@@ -83,9 +83,9 @@ class SeededDraws(paddle.io.Dataset):
     ``sample_seed(seed, epoch, index)``: Python's ``random`` and NumPy's global generator (what
     ``paddle.vision.transforms`` draw from) are seeded with it before the item's transform.
     Python's is put back afterwards, so the caller's own draws are untouched; NumPy's is left at
-    the last image's seed, since saving and restoring it cost 0.7 ms an image (measured on this
-    project's 2-core CPU: 15-20% of loading and augmenting a 64 px image; the seeding itself
-    costs 0.15-0.3 ms) and nothing in this project draws from it
+    the last image's seed, since saving and restoring it costs several times the seeding itself
+    (a noticeable share of loading and augmenting a small image) and nothing in this project
+    draws from it
     (shuffling and splits have generators of their own). Asked for by a plain index, an item
     draws as the wrapped dataset would.
 
