@@ -12,6 +12,7 @@ import paddle
 import pytest
 
 import models  # noqa: F401  (importing the models sets the thresholds, as every run does)
+from course import speed
 from course.speed.malloc import keep_freed_memory
 from course.speed.mkl import _cpu_info, wants_avx2_switch
 
@@ -32,6 +33,7 @@ def faults_per_allocation(nbytes: int, times: int = 21) -> float:
 def test_a_freed_buffer_is_reused_without_page_faults():
     if not hasattr(ctypes.CDLL(None), "mallopt"):
         pytest.skip("this C library has no glibc mallopt")
+    speed.tune_process()   # what course.speed.apply does before a model's first step
     nbytes = 16 << 20   # LeNet's largest step buffer is 4 MB; VGG's are larger
     # With glibc's defaults every allocation faults in all its pages (4,096 here, measured).
     assert faults_per_allocation(nbytes) < nbytes // PAGE // 40
