@@ -118,7 +118,7 @@ CASES = [
     ("sweep", [*MNIST, "--epoch", "3"], "unrecognized arguments: --epoch 3"),
     # --- the articles --------------------------------------------------------------------------
     ("gym", ["--data", "{tmp}/nope", "--pretrained", "none"], "--data: {tmp}/nope is not a folder"),
-    ("gym", ["--data", "{split}", "--pretrained", "none", "--optimizers", "adam"], "--optimizers: unknown arm(s) adam"),
+    ("gym", ["--data", "{split}", "--pretrained", "none", "--optimizers", "adam"], "--optimizers: unknown optimizer variant(s) adam"),
     ("gym", ["--data", "{split}", "--pretrained", "{tmp}/w.pdparams"], "--pretrained: weights file {tmp}/w.pdparams"),
     ("gym", ["--data", "{split}", "--pretrained", "none", "--image-size", "-3"], "--image-size: must be >= 0"),
     ("gym", ["--data", "{split}", "--pretrained", "none", "--augment", "wild"], "--augment: unknown preset"),

@@ -1,16 +1,15 @@
 """The trainer's shorter paths into Paddle's kernels compute what Paddle's own wrappers compute.
 
-``course.engine.optimizers.SGD`` skips ``Optimizer.step``'s machinery, ``course.engine.losses``
-skips ``F.cross_entropy``'s argument handling, and Adam takes Paddle's multi-tensor path on the
-CPU: each must give Paddle's numbers (bit for bit where the same kernels run) and hand back to
-Paddle's own code wherever the short path does not apply.
+``course.engine.losses`` skips ``F.cross_entropy``'s argument handling, and Adam takes Paddle's
+multi-tensor path on the CPU: each must give Paddle's numbers (bit for bit where the same kernels
+run) and hand back to Paddle's own code wherever the short path does not apply. (SGD is Paddle's
+own class: the short SGD step moves to course/speed/.)
 """
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 import pytest
 
-from course.engine import optimizers
 from course.engine.losses import cross_entropy
 from course.engine.optimizers import build_optimizer
 from models.mnist_nets import MLPRelu
@@ -41,10 +40,6 @@ def train(make_optimizer, loss_fn=F.cross_entropy, lr=0.05, every_step=None):
     return [p.numpy() for p in model.parameters()], losses
 
 
-def paddles_sgd(lr, params, **kw):
-    return paddle.optimizer.SGD(learning_rate=lr, parameters=params, **kw)
-
-
 def ours(name, **kw):
     return lambda lr, params: build_optimizer(name, lr, params, **kw)
 
@@ -55,67 +50,8 @@ def assert_bit_identical(a, b):
         np.testing.assert_array_equal(x, y)
 
 
-def count_paddles_steps(monkeypatch):
-    """A list that grows by one each time Paddle's own SGD.step runs."""
-    calls = []
-    original = paddle.optimizer.SGD.step
-    monkeypatch.setattr(paddle.optimizer.SGD, "step", lambda self: calls.append(1) or original(self))
-    return calls
-
-
-def test_the_short_sgd_step_gives_paddles_weights_bit_for_bit(monkeypatch):
-    expected, _ = train(paddles_sgd)
-    calls = count_paddles_steps(monkeypatch)
-    got, _ = train(ours("sgd"))
-    assert len(calls) == 1      # the first step is Paddle's (it sets up), the rest are short
-    assert_bit_identical(got, expected)
-    assert not all((a == b).all() for a, b in zip(got, train(ours("sgd"), lr=0.04)[0]))
-
-
-def test_the_short_sgd_step_follows_a_schedule_and_set_lr(monkeypatch):
-    def schedule(lr, params, make):
-        return make(paddle.optimizer.lr.StepDecay(lr, step_size=2, gamma=0.5), params)
-
-    def step_schedule(optimizer, i):
-        optimizer._learning_rate.step()
-
-    expected, _ = train(lambda lr, ps: schedule(lr, ps, paddles_sgd), every_step=step_schedule)
-    expected_set, _ = train(paddles_sgd, every_step=lambda o, i: o.set_lr(0.05 / (i + 2)))
-    calls = count_paddles_steps(monkeypatch)
-    got, _ = train(lambda lr, ps: schedule(lr, ps, ours("sgd")), every_step=step_schedule)
-    got_set, _ = train(ours("sgd"), every_step=lambda o, i: o.set_lr(0.05 / (i + 2)))
-    assert len(calls) == 2
-    assert_bit_identical(got, expected)
-    assert_bit_identical(got_set, expected_set)
-
-
-def test_sgd_with_weight_decay_or_clipping_takes_paddles_own_step(monkeypatch):
-    clip = paddle.nn.ClipGradByGlobalNorm(0.1)
-    expected_decay, _ = train(lambda lr, ps: paddles_sgd(lr, ps, weight_decay=0.1))
-    expected_clip, _ = train(lambda lr, ps: paddles_sgd(lr, ps, grad_clip=clip))
-    calls = count_paddles_steps(monkeypatch)
-    got_decay, _ = train(ours("sgd", weight_decay=0.1))
-    got_clip, _ = train(lambda lr, ps: optimizers.SGD(learning_rate=lr, parameters=ps, grad_clip=clip))
-    assert len(calls) == 2 * STEPS
-    assert_bit_identical(got_decay, expected_decay)
-    assert_bit_identical(got_clip, expected_clip)
-
-
 def float64_parameter():
     return paddle.create_parameter([2], "float64", default_initializer=paddle.nn.initializer.Constant(1.0))
-
-
-def test_float64_weights_take_paddles_own_sgd_step(monkeypatch):
-    # (tools/optimizer_paths trains float64 points: the short step is for fp32 only)
-    calls = count_paddles_steps(monkeypatch)
-    w = float64_parameter()
-    optimizer = build_optimizer("sgd", 0.5, [w])
-    for _ in range(3):
-        (w * w).sum().backward()
-        optimizer.step()
-        optimizer.clear_grad()
-    assert len(calls) == 3
-    np.testing.assert_allclose(w.numpy(), [0.0, 0.0])   # w - 0.5 * 2w = 0 at every step
 
 
 def test_adam_takes_the_multi_tensor_path_on_the_cpu_with_adams_numbers():

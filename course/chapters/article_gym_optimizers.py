@@ -86,7 +86,7 @@ def training_times(runs) -> list[str]:
     for run in runs:
         hours, rest = divmod(int(round(run["train_seconds"])), 3600)
         stop = ", EarlyStopping" if run["stopped_early"] else ""
-        lines.append(f"{run['arm']}: 一共花费了{hours}小时{rest // 60}分钟{rest % 60}秒 "
+        lines.append(f"{run['variant']}: 一共花费了{hours}小时{rest // 60}分钟{rest % 60}秒 "
                      f"({run['epochs_run']} of {run['epochs_planned']} epochs{stop})")
     return lines + [""]
 

@@ -135,6 +135,6 @@ sweep = Sweep(base, ARMS, logdir=LOGDIR)
 report = run_and_report(sweep, Launch(jobs=JOBS, progress=False, overwrite=True),
                         title=f"{sweep.root.name}: five optimizers on {MODEL} (article 000)",
                         summary=training_times)
-train_seconds = {run["arm"]: run["train_seconds"] for run in report["runs"]}
+train_seconds = {run["variant"]: run["train_seconds"] for run in report["runs"]}
 display(Markdown(report["table"]))
 show(report["curves"])

@@ -122,7 +122,7 @@ sweep = Sweep(base, arms, lrs=[LR], seeds=[SEED], logdir=LOGDIR)
 report = run_and_report(sweep, Launch(jobs=JOBS, progress=False, overwrite=True),
                         title=f"{sweep.root.name}: EarlyStopping vs + ReduceLROnPlateau (article 003)",
                         summary=stopping_summary)
-runs = {run["arm"]: {"val_acc": [h["val_acc"] for h in run["history"]], "lr": [h["lr"] for h in run["history"]]}
+runs = {run["variant"]: {"val_acc": [h["val_acc"] for h in run["history"]], "lr": [h["lr"] for h in run["history"]]}
         for run in report["runs"]}
 display(Markdown(report["table"]))
 show(report["curves"])

@@ -107,7 +107,7 @@ base = RunConfig(dataset=DATASET, model="lenet", epochs=EPOCHS, subset=SUBSET, v
 sweep = Sweep(base, ARMS, lrs=[LR], logdir=LOGDIR, folder="ch3-loss")
 report = run_and_report(sweep, Launch(jobs=JOBS, progress=False, overwrite=True),
                         title="ch3-loss: lenet, MSE regression vs cross-entropy (损失函数)")
-final_acc = {run["arm"]: run["final_val_acc"] for run in report["runs"]}
+final_acc = {run["variant"]: run["final_val_acc"] for run in report["runs"]}
 display(Markdown(report["table"]))
 show(report["curves"])
 

@@ -51,7 +51,7 @@ class Sweep:
         self.cells = [self.base.replace(**{**arm, "lr": lr, "seed": int(seed)})
                       for arm in self.arms for lr in ([arm["lr"]] if "lr" in arm else self.lrs)
                       for seed in self.seeds]
-        names = list(dict.fromkeys(cell.arm() for cell in self.cells))
+        names = list(dict.fromkeys(cell.optimizer_variant() for cell in self.cells))
         if len(names) < len(self.arms):
             raise ConfigError(f"--optimizers: an optimizer repeats in the sweep ({', '.join(names)}); "
                               "give variants a label")
