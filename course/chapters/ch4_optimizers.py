@@ -33,6 +33,7 @@ def command_line() -> CommandLine:
     """The flags: the grid, the data and model, training, and where and how."""
     cl = CommandLine(__doc__)
     cl.settings("the grid", Sweep, "optimizers", "lrs", "confirm_best")
+    cl.settings("the grid", RunConfig, "defaults")   # the course: Paddle's
     cl.settings("data and model", RunConfig, "dataset", "model", "subset", "val_subset", "data_cache",
                 "image_size", "augment", "validation_split", "split_seed", "freeze_backbone",
                 "pretrained", subset=DEFAULT_SUBSET)

@@ -165,7 +165,7 @@ def check_settings(name: str, settings: dict, framework: str = "paddle") -> dict
         if key not in entry.settings:
             raise ConfigError(f"{name}: unknown setting {key!r}; valid settings: {valid}")
         checked[key] = _checked_value(name, key, value, entry.settings[key][0], valid)
-    return checked
+    return dict(sorted(checked.items()))     # one order: equal settings, equal config.json
 
 
 def _checked_value(name: str, key: str, value, default, valid: str):

@@ -115,7 +115,7 @@ from course.engine.config import RunConfig
 from course.sweep.grid import Sweep
 
 base = RunConfig(dataset=DATASET, model=MODEL, lr=LR, epochs=EPOCHS, batch_size=BATCH_SIZE, subset=SUBSET,
-                 val_subset=VAL_SUBSET, early_stop=EARLY_STOP, device=DEVICE)
+                 val_subset=VAL_SUBSET, early_stop=EARLY_STOP, device=DEVICE, defaults="keras")   # Keras 的 Adam
 arms = [{"optimizer": "adam", "label": "es"},
         {"optimizer": "adam", "label": "es+plateau", "reduce_lr_on_plateau": PLATEAU}]
 sweep = Sweep(base, arms, lrs=[LR], seeds=[SEED], logdir=LOGDIR)

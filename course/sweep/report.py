@@ -29,6 +29,8 @@ def load_runs(root, names=None) -> list[dict]:
         if names is not None and result_file.parent.name not in names:
             continue
         result = read_json(result_file)
+        # a result written before the key was renamed calls it 'arm'
+        result.setdefault("variant", result.pop("arm", result["optimizer"]))
         result["history"] = read_json(result_file.parent / "metrics.json", default=[])
         runs.append(result)
     return runs
