@@ -37,7 +37,7 @@ MNIST = ["--dataset", f"mnist:{FIXTURE}", "--subset", "500"]
 # {hollow}: a file, an empty folder, a folder of one class, a class folder without images.
 CASES = [
     # --- the main sweep: the grid ------------------------------------------------------------
-    ("sweep", [*MNIST, "--optimizers", "adamm"], "--optimizer: unknown optimizer 'adamm'; choose from"),
+    ("sweep", [*MNIST, "--optimizers", "adamm"], "--optimizers: unknown optimizer 'adamm'; choose from"),
     ("sweep", [*MNIST, "--optimizers", ","], "needs at least one optimizer"),
     ("sweep", [*MNIST, "--optimizers", "adam,ADAM"], "an optimizer repeats in the sweep"),
     ("sweep", [*MNIST, "--lrs", "0"], "--lr: must be > 0, got 0"),
