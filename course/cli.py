@@ -176,15 +176,27 @@ def file_system_fault(err: OSError) -> str:
 
 
 def csv_list(kind):
-    """An argparse type for comma-separated lists: '0.1,0.01' -> [0.1, 0.01]."""
+    """An argparse type for comma-separated lists: '0.1,0.01' -> [0.1, 0.01]; a comma inside
+    brackets does not split ('adam(beta1=0.8,beta2=0.99),sgd' is two items)."""
     def parse(text):
         try:
-            return [kind(part.strip()) for part in text.split(",") if part.strip()]
+            return [kind(part.strip()) for part in split_outside_brackets(text) if part.strip()]
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, "
                                              f"got {text!r}") from None
     parse.__name__ = f"list of {kind.__name__}"
     return parse
+
+
+def split_outside_brackets(text: str) -> list[str]:
+    """``text`` split at the commas that are not inside round brackets."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
 
 
 def key_values(text: str) -> dict:

@@ -23,8 +23,8 @@ def main(argv=None) -> int:
     from course.tools.lr_finder_output import report, run_range_test
 
     cl = CommandLine(__doc__)
-    cl.settings("what is tested", RunConfig, "dataset", "model", "optimizer", "batch_size", "subset",
-                "seed", "device")
+    cl.settings("what is tested", RunConfig, "dataset", "model", "optimizer", "defaults", "batch_size",
+                "subset", "seed", "device")
     group = cl.parser.add_argument_group("the range test")
     group.add_argument("--start-lr", type=float, default=1e-7, help="rate of the first step")
     group.add_argument("--end-lr", type=float, default=10.0, help="rate of the last step")

@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     from course.tools.distributed import run_distributed, run_dir_for, world
 
     cl = CommandLine(__doc__)
-    cl.settings("the run", RunConfig, "dataset", "model", "optimizer", "lr", "epochs", "batch_size",
+    cl.settings("the run", RunConfig, "dataset", "model", "optimizer", "defaults", "lr", "epochs", "batch_size",
                 "seed", "subset", "val_subset", "data_cache", "early_stop", "checkpoint", "device",
                 optimizer="adam", lr=0.001, epochs=3, subset=10_000)
     cl.settings("where and how", Sweep, "logdir", logdir="runs/distributed")

@@ -37,7 +37,7 @@ MNIST = ["--dataset", f"mnist:{FIXTURE}", "--subset", "500"]
 # {hollow}: a file, an empty folder, a folder of one class, a class folder without images.
 CASES = [
     # --- the main sweep: the grid ------------------------------------------------------------
-    ("sweep", [*MNIST, "--optimizers", "adamm"], "--optimizer: unknown optimizer 'adamm'; choose from"),
+    ("sweep", [*MNIST, "--optimizers", "adamm"], "--optimizers: unknown optimizer 'adamm'; choose from"),
     ("sweep", [*MNIST, "--optimizers", ","], "needs at least one optimizer"),
     ("sweep", [*MNIST, "--optimizers", "adam,ADAM"], "an optimizer repeats in the sweep"),
     ("sweep", [*MNIST, "--lrs", "0"], "--lr: must be > 0, got 0"),
@@ -118,7 +118,7 @@ CASES = [
     ("sweep", [*MNIST, "--epoch", "3"], "unrecognized arguments: --epoch 3"),
     # --- the articles --------------------------------------------------------------------------
     ("gym", ["--data", "{tmp}/nope", "--pretrained", "none"], "--data: {tmp}/nope is not a folder"),
-    ("gym", ["--data", "{split}", "--pretrained", "none", "--optimizers", "adam"], "--optimizers: unknown arm(s) adam"),
+    ("gym", ["--data", "{split}", "--pretrained", "none", "--optimizers", "adam"], "--optimizers: unknown optimizer variant(s) adam"),
     ("gym", ["--data", "{split}", "--pretrained", "{tmp}/w.pdparams"], "--pretrained: weights file {tmp}/w.pdparams"),
     ("gym", ["--data", "{split}", "--pretrained", "none", "--image-size", "-3"], "--image-size: must be >= 0"),
     ("gym", ["--data", "{split}", "--pretrained", "none", "--augment", "wild"], "--augment: unknown preset"),

@@ -64,6 +64,7 @@ def test_filmstar_dry_run_trains_adam_and_sgd_at_the_articles_rates(digits, tmp_
     assert (config["model"], config["freeze_backbone"], config["pretrained"]) == ("vgg16_transfer", True, "")
     assert (config["image_size"], config["epochs"], config["batch_size"]) == (32, 1, 16)
     assert (config["validation_split"], config["split_seed"], config["schedule"]) == (0.2, 12, "constant")
+    assert config["defaults"] == "keras"                          # Keras's Adam(), epsilon 1e-7
     assert f"table:  {root / 'comparison.md'}" in out and f"visualdl --logdir {root}" in out
 
 
@@ -85,7 +86,7 @@ def test_gym_dry_run_trains_the_five_arms_with_the_articles_controls(digits, tmp
     root = tmp_path / "dry-run" / "digits-densenet121"
     rows = table_rows(root / "comparison.csv")
     assert [(r["optimizer"], float(r["lr"])) for r in rows] == [
-        ("adam+plateau", 1e-4), ("adagrad", 0.01), ("rmsprop", 0.001), ("nadam", 0.002), ("sgd", 0.01)]
+        ("adam+plateau", 1e-4), ("adagrad", 0.01), ("rmsprop", 0.001), ("nadam(momentum_decay=0.004)", 0.002), ("sgd", 0.01)]
     assert all(r["test_acc"] != "" for r in rows)              # the test/ folder was evaluated
     configs = run_dir_configs(root)
     for name, config in configs.items():
@@ -94,6 +95,8 @@ def test_gym_dry_run_trains_the_five_arms_with_the_articles_controls(digits, tmp
         assert (root / name / "best.pdckpt").is_file(), name      # ModelCheckpoint kept epoch 1
     assert configs["adam+plateau-lr0.0001-seed0"]["reduce_lr_on_plateau"].startswith("monitor=val_loss,factor=0.5")
     assert configs["sgd-lr0.01-seed0"]["reduce_lr_on_plateau"] == ""
+    assert {config["defaults"] for config in configs.values()} == {"keras"}    # the article's Keras optimizers
+    assert configs["nadam_momentum_decay=0.004-lr0.002-seed0"]["optimizer_args"] == {"momentum_decay": 0.004}
     assert "adam+plateau: 一共花费了0小时" in out
 
 

@@ -55,7 +55,7 @@ def test_ch2_trains_only_the_rows_asked_for_at_every_seed(tmp_path, capsys):
 def test_ch2_names_its_rows_when_asked_for_one_it_lacks(tmp_path, capsys):
     code = run_main(ch2_networks.main, [*MNIST, "--logdir", str(tmp_path), "--optimizers", "sgd+tanh500"])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error: --optimizers: unknown arm(s) sgd+tanh500")
+    assert code == 2 and err.startswith("error: --optimizers: unknown optimizer variant(s) sgd+tanh500")
     assert "sgd+sigmoid500-1softmax" in err and err.count("\n") == 1
 
 

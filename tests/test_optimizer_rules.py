@@ -5,7 +5,7 @@ Three steps (eight for RAdam, whose rectified branch begins at step 6) on a fixe
 steps worked out in NumPy from Paddle 3.3.1's documented rules and defaults (the kernels in
 ``paddle/phi/kernels``). One curvature is 1e-3, so that weight's gradient is ~1e-3 and an
 epsilon in the wrong place, or a missing one, moves it by far more than the tolerance. A wrong
-mapping in the registry (heavy-ball for 'nesterov', Paddle's rho 0.95 for 'rmsprop', AdamW's
+mapping in the registry (heavy-ball for 'nesterov', another rho than Paddle's 0.95 for 'rmsprop', AdamW's
 default decay 0.01 when none is asked for, the weight decay dropped) fails here.
 
 Weight decay is L2 added to the gradient (``g + wd * w``) for all but AdamW, whose decay is
@@ -72,8 +72,8 @@ def adagrad(w, g, state, t, wd):
 
 
 def rmsprop(w, g, state, t, wd):
-    # rho 0.9 as the registry sets it (Paddle's default is 0.95); epsilon 1e-6 inside the root
-    state["ms"] = 0.9 * state.get("ms", 0.0) + 0.1 * g * g
+    # Paddle's rho 0.95; epsilon 1e-6 inside the root
+    state["ms"] = 0.95 * state.get("ms", 0.0) + 0.05 * g * g
     return w - LR * g / np.sqrt(state["ms"] + 1e-6)
 
 
@@ -165,12 +165,13 @@ def by_hand(name, weight_decay, steps):
     return w
 
 
-def by_paddle(name, weight_decay, steps):
-    """The weights after ``steps`` steps of the registry's optimizer ``name``."""
+def by_paddle(name, weight_decay, steps, defaults="paddle"):
+    """The weights after ``steps`` steps of the registry's optimizer ``name`` (with ``defaults``'
+    settings: tests/test_framework_rules.py)."""
     w = paddle.create_parameter([len(START)], "float32",
                                 default_initializer=paddle.nn.initializer.Assign(START.astype("float32")))
     curvature, target = (paddle.to_tensor(x.astype("float32")) for x in (CURVATURE, TARGET))
-    optimizer = build_optimizer(name, LR, [w], weight_decay)
+    optimizer = build_optimizer(name, LR, [w], weight_decay, defaults=defaults)
     for _ in range(steps):
         (0.5 * (curvature * (w - target) ** 2).sum()).backward()
         optimizer.step()

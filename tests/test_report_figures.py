@@ -28,7 +28,7 @@ def write_run(root, opt, lr, seed, val_accs, diverged=False):
     history = [{"epoch": e + 1, "train_loss": 2.3 if diverged else 1.0 / (e + 1 + seed), "train_acc": acc,
                 "val_loss": 2.3 if diverged else 0.5 / (e + 1), "val_acc": acc, "lr": lr, "epoch_seconds": 1.0}
                for e, acc in enumerate(val_accs)]
-    result = {"run": run.name, "arm": opt, "optimizer": opt, "lr": lr, "seed": seed, "diverged": diverged,
+    result = {"run": run.name, "variant": opt, "optimizer": opt, "lr": lr, "seed": seed, "diverged": diverged,
               "best_val_acc": max(val_accs), "final_val_acc": val_accs[-1], "test_acc": val_accs[-1],
               "test_loss": 0.2, "epochs_run": len(val_accs), "stopped_early": False, "target_acc": 0.97,
               "epochs_to_target": None, "seconds_to_target": None, "total_seconds": 3.0}

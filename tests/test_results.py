@@ -69,7 +69,7 @@ def test_a_run_without_validation_has_no_best_epoch():
 
 def test_the_result_names_the_run_and_its_settings():
     out = result(history([0.9]), config=CONFIG.replace(label="plateau", batch_size=32))
-    assert (out["run"], out["arm"], out["optimizer"], out["label"]) == \
+    assert (out["run"], out["variant"], out["optimizer"], out["label"]) == \
         ("adam+plateau-lr0.001-seed3", "adam+plateau", "adam", "plateau")
     assert (out["lr"], out["seed"], out["batch_size"], out["device"]) == (0.001, 3, 32, "cpu")
     assert (out["test_acc"], out["test_loss"], out["target_acc"]) == (0.88, 0.3, 0.9)

@@ -165,7 +165,7 @@ def _run(arm, lr, seed, best, stopped_early=False, final_lr=None, epochs=3):
     history = [{"epoch": e + 1, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": best,
                 "lr": lr if e < epochs - 1 or final_lr is None else final_lr, "epoch_seconds": 2.0}
                for e in range(epochs)]
-    return {"run": f"{arm}-lr{lr:g}-seed{seed}", "arm": arm, "optimizer": arm.split("+")[0], "lr": lr,
+    return {"run": f"{arm}-lr{lr:g}-seed{seed}", "variant": arm, "optimizer": arm.split("+")[0], "lr": lr,
             "seed": seed, "best_val_acc": best, "final_val_acc": best, "test_acc": best - 0.01,
             "test_loss": 0.3, "epochs_run": epochs, "stopped_early": stopped_early,
             "epochs_to_target": None, "seconds_to_target": None, "total_seconds": 6.0,

@@ -17,7 +17,10 @@ meant (from 1e-4, times 0.96 every 60 batches); SGD stays at 1e-2.
 Departures from the article:
 - Paddle, not Keras: VGG16's convolutions with Keras's layer names, ImageNet weights from
   paddle.vision (``--pretrained imagenet`` needs them in ~/.cache/paddle/hapi/weights; this
-  machine cannot download them, see --pretrained). Adam's epsilon is Paddle's 1e-8, not 1e-7.
+  machine cannot download them, see --pretrained). The optimizers are Keras's, built on
+  Paddle's classes (``--defaults keras``, the default here: Adam's epsilon 1e-7); Paddle's Adam
+  adds that epsilon after the bias correction, Keras before it, which only gradients below ~1e-5
+  notice (course/engine/optimizers.py).
 - The article shuffles its validation set (``val_ds.shuffle``); here it is read in file order
   (the accuracy is the same). The table's "test acc" is empty: like the article, there is no test
   set, the validation accuracy is the result.
@@ -55,6 +58,7 @@ def command_line() -> CommandLine:
                         "split_seed", "pretrained", image_size=IMAGE_SIZE, epochs=EPOCHS,
                         batch_size=BATCH_SIZE, validation_split=VALIDATION_SPLIT,
                         split_seed=SPLIT_SEED, pretrained="imagenet")
+    cl.settings(title, RunConfig, "defaults", defaults="keras")   # the article's Keras optimizers
     group.add_argument("--data", default=DEMO_DATA, help="class-per-folder image tree (or train/ val/ test/)")
     group.add_argument("--adam-decay", action="store_true",
                        help="Adam from 1e-4 with ExponentialDecay(60 steps, 0.96, staircase), as the "

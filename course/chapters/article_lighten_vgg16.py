@@ -20,8 +20,9 @@ Departures from the article:
   batch on a 2-core CPU. At 32x32 vgg16_keras's fc1 sees a 1x1x512 map, so it has 33.6M
   parameters rather than 134M (the convolutions' 14.7M do not depend on the size); pass
   ``--image-size 224`` for the article's count.
-- Paddle, not Keras; the article defines an ExponentialDecay but trains at the constant 1e-4,
-  and so does this script. The engine marks a run whose validation accuracy is at chance after
+- Paddle, not Keras, with Keras's Adam (``--defaults keras``, the default here: epsilon 1e-7;
+  course/engine/optimizers.py says where Paddle's Adam differs); the article defines an
+  ExponentialDecay but trains at the constant 1e-4, and so does this script. The engine marks a run whose validation accuracy is at chance after
   its first epoch as diverged and stops it (VGG16 from scratch can start that slowly).
 - The default data is the demo digits (``python scripts/export_demo_images.py``); the
   coffee-bean photos are not in the repository: pass them with --data.
@@ -61,6 +62,7 @@ def command_line() -> CommandLine:
                         "validation_split", "split_seed", image_size=IMAGE_SIZE, epochs=EPOCHS,
                         batch_size=BATCH_SIZE, lr=LR, validation_split=VALIDATION_SPLIT,
                         split_seed=SPLIT_SEED)
+    cl.settings("what is compared", RunConfig, "defaults", defaults="keras")   # the article's tf.keras Adam
     group.add_argument("--data", default=DEMO_DATA, help="class-per-folder image tree (or train/ val/ test/)")
     group.add_argument("--models", type=csv_list(str), default=MODELS,
                        help="models to compare; the first is the baseline of the 'vs' columns")

@@ -90,10 +90,10 @@ def against_the_course(runs) -> list[str]:
     """One line per run: its final validation accuracy beside the course's, and the difference."""
     lines = ["network                      lr    course   here     difference"]
     for run in runs:
-        course, ours = COURSE.get((run["arm"], run["lr"])), run["final_val_acc"]
+        course, ours = COURSE.get((run["variant"], run["lr"])), run["final_val_acc"]
         theirs = "   —   " if course is None else f"{100 * course:6.2f}%"
         diff = "" if course is None or ours is None else f"{100 * (ours - course):+.2f} points"
-        lines.append(f"{run['arm']:<28} {run['lr']:<5g} {theirs}  {100 * (ours or 0):6.2f}%  {diff}")
+        lines.append(f"{run['variant']:<28} {run['lr']:<5g} {theirs}  {100 * (ours or 0):6.2f}%  {diff}")
     return lines + [""]
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from course.chapters.common import run_and_report, sweep_flags
 from course.cli import CommandLine
 from course.engine.config import RunConfig
+from course.engine.optimizers import describe
 from course.sweep.grid import Sweep
 
 PATHS_SURFACE = "rosenbrock"   # a narrow curved valley: where the optimizers differ most visibly
@@ -34,6 +35,7 @@ def command_line() -> CommandLine:
     """The flags: the grid, the data and model, training, and where and how."""
     cl = CommandLine(__doc__)
     cl.settings("the grid", Sweep, "optimizers", "lrs", "confirm_best")
+    cl.settings("the grid", RunConfig, "defaults")   # the course: Paddle's
     cl.settings("data and model", RunConfig, "dataset", "model", "subset", "val_subset", "data_cache",
                 "image_size", "augment", "validation_split", "split_seed", "freeze_backbone",
                 "pretrained", subset=DEFAULT_SUBSET)
@@ -52,20 +54,21 @@ def main(argv=None) -> int:
     sweep = Sweep(cl.config(args), args.optimizers, args.lrs, args.seeds, args.logdir,
                   confirm_best=args.confirm_best)
     run_and_report(sweep, args, title=sweep.root.name)
-    optimizers = list(dict.fromkeys(arm["optimizer"] for arm in sweep.arms))
-    for figure in draw_paths(optimizers, sweep.root, animate=not args.dry_run):
+    optimizers = list(dict.fromkeys(describe(c.optimizer, c.optimizer_args) for c in sweep.cells))
+    for figure in draw_paths(optimizers, sweep.root, animate=not args.dry_run, defaults=args.defaults):
         if not args.quiet:
             print(f"paths:  {figure}")
     return 0
 
 
-def draw_paths(optimizers, folder, surface: str = PATHS_SURFACE, animate: bool = True) -> list:
+def draw_paths(optimizers, folder, surface: str = PATHS_SURFACE, animate: bool = True,
+               defaults: str = "paddle") -> list:
     """The course's figure 3: the same optimizers walking a 2-D surface, one panel per rate,
     as a PNG (and a GIF of the paths growing) in ``folder``."""
     from course.tools.optimizer_paths import compare_paths
     from course.tools.optimizer_paths_plot import animate_paths, plot_paths
 
-    results = compare_paths(surface, optimizers)
+    results = compare_paths(surface, optimizers, defaults=defaults)
     figures = [plot_paths(surface, results, Path(folder) / f"paths_{surface}.png")]
     if animate:
         figures.append(animate_paths(surface, results, Path(folder) / f"paths_{surface}.gif"))

@@ -67,7 +67,7 @@ def command_line() -> CommandLine:
     """The run's flags, then where and how."""
     cl = CommandLine(__doc__)
     group = cl.settings("the run", RunConfig, "dataset", "data_cache", "model", "optimizer", "lr",
-                        "epochs", "batch_size", "subset", "val_subset", "device", optimizer="adam",
+                        "epochs", "batch_size", "subset", "val_subset", "device", "defaults", optimizer="adam",
                         lr=0.001, epochs=EPOCHS, subset=SUBSET)
     group.add_argument("--processes", type=int, default=1,
                        help="train data-parallel in this many processes (paddle.distributed.spawn)")

@@ -67,7 +67,7 @@ def overfitting(runs) -> list[str]:
     lines = []
     for run in runs:
         last = run["history"][-1]
-        lines.append(f"{run['arm']}: train {100 * last['train_acc']:.2f}%, val {100 * last['val_acc']:.2f}%, "
+        lines.append(f"{run['variant']}: train {100 * last['train_acc']:.2f}%, val {100 * last['val_acc']:.2f}%, "
                      f"gap {100 * (last['train_acc'] - last['val_acc']):.2f} points")
     return lines + [""]
 

@@ -45,8 +45,8 @@ def write_digits(images, labels, folder: Path) -> list[Path]:
 def command_line() -> CommandLine:
     """The run to export (or train), then where and how."""
     cl = CommandLine(__doc__)
-    group = cl.settings("the model", RunConfig, "dataset", "data_cache", "optimizer", "lr", "epochs",
-                        "subset", optimizer="adam", lr=0.001, epochs=EPOCHS, subset=SUBSET)
+    group = cl.settings("the model", RunConfig, "dataset", "data_cache", "optimizer", "defaults", "lr",
+                        "epochs", "subset", optimizer="adam", lr=0.001, epochs=EPOCHS, subset=SUBSET)
     group.add_argument("--run-dir", default="", help="a finished run to export ('' = train LeNet now)")
     run_flags(cl, "progress", "dry_run")
     return cl

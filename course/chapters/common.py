@@ -50,12 +50,12 @@ def run_flags(cl, *launch: str) -> None:
 
 def pick_arms(arms: list[dict], wanted: list[str] | None, base) -> list[dict]:
     """The arms named in ``wanted`` (by their report name, e.g. 'adam+plateau'), in article order."""
-    names = [base.replace(**{k: v for k, v in a.items() if k != "lr"}).arm() for a in arms]
+    names = [base.replace(**{k: v for k, v in a.items() if k != "lr"}).optimizer_variant() for a in arms]
     if not wanted:
         return arms
     unknown = [w for w in wanted if w not in names]
     if unknown:
-        raise ConfigError(f"--optimizers: unknown arm(s) {', '.join(unknown)}; "
+        raise ConfigError(f"--optimizers: unknown optimizer variant(s) {', '.join(unknown)}; "
                           f"the choices are {', '.join(names)}")
     return [arm for arm, name in zip(arms, names) if name in wanted]
 

@@ -50,7 +50,18 @@ class RunConfig:
     freeze_backbone: bool = setting(False, "transfer models: keep the backbone fixed, train the head")
     pretrained: str = setting("", "'' (random init), 'imagenet' or a .pdparams file")
     # --- how it is trained -------------------------------------------------------------------
-    optimizer: str = setting("sgd", "optimizer name (see course/engine/optimizers.py)")
+    optimizer: str = setting("sgd", "optimizer name, with its own settings if wanted: 'adam', "
+                                    "'momentum(momentum=0.5)', 'adam(beta2=0.99,epsilon=1e-7)' "
+                                    "(course/engine/optimizers.py lists each one's settings)")
+    # The settings given in --optimizer's brackets land here ('momentum(momentum=0.5)' is
+    # optimizer='momentum', optimizer_args={'momentum': 0.5}); the rest take --defaults' values.
+    optimizer_args: dict = setting({}, "the optimizer's own settings, e.g. 'beta2=0.99' (the same "
+                                       "as --optimizer 'adam(beta2=0.99)')", absent={})
+    # A config.json from before --defaults existed was built with Paddle's.
+    defaults: str = setting("paddle", "whose defaults the optimizer takes for every setting not "
+                                      "given: paddle, keras or torch (Adam's epsilon is 1e-8, 1e-7, "
+                                      "1e-8; course/engine/optimizers.py lists them all)",
+                            absent="paddle")
     label: str = setting("", "names a variant when runs differ in more than optimizer, rate and "
                              "seed (e.g. 'plateau'); joins the run name")
     lr: float = setting(0.01, "initial learning rate, > 0")
@@ -107,17 +118,26 @@ class RunConfig:
 
         validate(self)
 
-    def arm(self) -> str:
-        """The optimizer as the report names it: 'adam', or 'adam+plateau' for a labelled variant."""
-        return f"{self.optimizer}+{self.label}" if self.label else self.optimizer
+    def optimizer_variant(self) -> str:
+        """The optimizer as the report names it and groups by: 'adam', 'adam+plateau' for a
+        labelled variant, 'momentum(momentum=0.5)' with its own settings."""
+        from course.engine.optimizers import describe
+
+        name = describe(self.optimizer, self.optimizer_args)
+        return f"{name}+{self.label}" if self.label else name
 
     def run_name(self) -> str:
-        """The run directory's name, made of what varies in a sweep: 'sgd-lr0.01-seed0'."""
-        return f"{self.arm()}-lr{self.lr:g}-seed{self.seed}"
+        """The run directory's name, made of what varies in a sweep: 'sgd-lr0.01-seed0',
+        'momentum_momentum=0.5-lr0.01-seed0' (no brackets: a plain word in a shell, and a valid
+        folder name on Windows too)."""
+        from course.engine.optimizers import folder_part
+
+        name = folder_part(self.optimizer, self.optimizer_args)
+        return f"{name}{'+' + self.label if self.label else ''}-lr{self.lr:g}-seed{self.seed}"
 
     def display_name(self) -> str:
         """The run as a person reads it, 'adam lr=0.01' (the caller adds 'seed=N' when seeds vary)."""
-        return f"{self.arm()} lr={self.lr:g}"
+        return f"{self.optimizer_variant()} lr={self.lr:g}"
 
     def group_name(self) -> str:
         """The sweep directory's name, '<dataset>-<model>', e.g. 'mnist-lenet'."""

@@ -51,7 +51,7 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
             scheduler = build_schedule(config.schedule, config.lr, steps_per_epoch, config.epochs,
                                        **config.schedule_args)
         optimizer = build_optimizer(config.optimizer, scheduler or config.lr, model.parameters(),
-                                    config.weight_decay)
+                                    config.weight_decay, config.optimizer_args, config.defaults)
         callbacks = callbacks_from_config(config)
     return Trainer(model, optimizer, loss_kind=model.loss_kind, scheduler=scheduler,
                    callbacks=callbacks, num_classes=num_classes, progress=progress,

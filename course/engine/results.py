@@ -116,7 +116,8 @@ def _short(value: float) -> str:
 
 def hparams(config) -> dict:
     """The settings VisualDL's HParams view lists for a run."""
-    return {"optimizer": config.arm(), "lr": config.lr, "seed": config.seed,
+    return {"optimizer": config.optimizer_variant(), "defaults": config.defaults,
+            "lr": config.lr, "seed": config.seed,
             "model": config.model, "batch_size": config.batch_size,
             "weight_decay": config.weight_decay, "schedule": config.schedule}
 
@@ -130,8 +131,9 @@ def summarize(config, trainer, test_loss, test_acc, test_seconds, device) -> dic
     to_target = time_to_target(history, config.target_acc)
     last = history[-1] if history else {}
     return {
-        "run": config.run_name(), "arm": config.arm(), "optimizer": config.optimizer,
-        "label": config.label, "lr": config.lr, "seed": config.seed, "batch_size": config.batch_size,
+        "run": config.run_name(), "variant": config.optimizer_variant(), "optimizer": config.optimizer,
+        "label": config.label, "defaults": config.defaults, "lr": config.lr, "seed": config.seed,
+        "batch_size": config.batch_size,
         "status": "diverged" if trainer.diverged else "done", "diverged": bool(trainer.diverged),
         "diverged_reason": trainer.diverged,
         "epochs_run": len(history), "epochs_planned": config.epochs,

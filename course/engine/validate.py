@@ -22,12 +22,14 @@ def validate(config) -> None:
     """Raise ConfigError (naming the flag) for the first setting of ``config`` that is not valid."""
     from course.engine.callbacks.flags import callbacks_from_config
     from course.engine.device import check_device_name
-    from course.engine.optimizers import canonical_optimizer
+    from course.engine.optimizers import check_settings, parse_optimizer
     from course.engine.precision import AMP_CHOICES, resolve_amp
     from course.engine.schedules import build_schedule
     from course.engine.trainer import LOSS_KINDS
 
-    config.optimizer = _flagged("--optimizer", canonical_optimizer, config.optimizer)
+    config.optimizer, own = _flagged("--optimizer", parse_optimizer, config.optimizer)
+    config.optimizer_args = _flagged("--optimizer", lambda args: check_settings(
+        config.optimizer, args, config.defaults), {**config.optimizer_args, **own})
     _at_least("--lr", config.lr, 0, strict=True)
     for name in ("weight_decay", "subset", "val_subset", "image_size", "log_every_n_steps"):
         _at_least("--" + name.replace("_", "-"), getattr(config, name), 0)
@@ -67,7 +69,8 @@ def _flagged(flag: str, check, value):
         return check(value)
     except (ConfigError, ModelError) as err:
         message = str(err)
-        raise ConfigError(message if message.startswith(flag) else f"{flag}: {message}") from None
+        # a message that starts with a flag names it already ('--defaults: ...' from --optimizer's check)
+        raise ConfigError(message if message.startswith("--") else f"{flag}: {message}") from None
 
 
 def _at_least(flag: str, value, low, strict: bool = False) -> None:

@@ -119,7 +119,7 @@ from course.sweep.grid import Sweep
 
 base = RunConfig(dataset=f"folder:{data}", model=MODEL, image_size=IMAGE_SIZE, epochs=EPOCHS, batch_size=BATCH_SIZE,
                  validation_split=VALIDATION_SPLIT, split_seed=SPLIT_SEED, pretrained=pretrained,
-                 freeze_backbone=True, device=DEVICE)
+                 freeze_backbone=True, device=DEVICE, defaults="keras")   # Keras 的 Adam() 和 SGD()
 sweep = Sweep(base, ARMS, logdir=LOGDIR)
 report = run_and_report(sweep, Launch(jobs=JOBS, progress=False, overwrite=True),
                         title=f"{sweep.root.name}: frozen VGG16, Adam vs SGD (article 001)")

@@ -74,6 +74,12 @@ show(pathlib.Path(LOGDIR) / "gym-augment.png")
 #
 # 把文章里的 Keras 调用换成飞桨的:每种优化器从同一组初始参数出发,在同样的几个批次上训练,
 # 看损失的变化。循环还是那五步:前向、损失、反向、`step`、`clear_grad`。
+#
+# 同一个名字在 Keras 和飞桨里默认值不同:Keras 的 epsilon 是 1e-7(飞桨 Adam 1e-8、AdaGrad 和
+# RMSProp 1e-6),Keras 的 AdaGrad 累加器从 0.1 开始(飞桨从 0),RMSProp 的 rho 是 0.9(飞桨 0.95)。
+# 下面把 Keras 的默认值写出来;文章的 `Nadam(schedule_decay=0.004)` 就是飞桨的 `momentum_decay=0.004`。
+# 后面的完整实验用 `RunConfig(defaults="keras")` 得到同样的设置(`course/engine/optimizers.py`
+# 列出三个框架的全部默认值,以及飞桨的类表达不了的细节)。
 
 # %%
 import paddle
@@ -89,13 +95,14 @@ pretrained = resolve_pretrained(MODEL, PRETRAINED)
 paddle.seed(0)
 model = build_model(MODEL, num_classes=len(classes), image_size=IMAGE_SIZE, pretrained=pretrained or None)
 initial = {k: v.clone() for k, v in model.state_dict().items()}
-optimizers = {
-    "Adam(lr=1e-4)": lambda params: paddle.optimizer.Adam(learning_rate=1e-4, parameters=params),
-    "Adagrad(lr=0.01)": lambda params: paddle.optimizer.Adagrad(learning_rate=0.01, parameters=params),
+optimizers = {   # Keras 的默认值:epsilon=1e-7,AdaGrad 的累加器从 0.1 开始
+    "Adam(lr=1e-4)": lambda params: paddle.optimizer.Adam(learning_rate=1e-4, epsilon=1e-7, parameters=params),
+    "Adagrad(lr=0.01)": lambda params: paddle.optimizer.Adagrad(learning_rate=0.01, epsilon=1e-7,
+                                                                initial_accumulator_value=0.1, parameters=params),
     "RMSprop(lr=0.001, rho=0.9)": lambda params: paddle.optimizer.RMSProp(learning_rate=0.001, rho=0.9,
-                                                                           parameters=params),
+                                                                           epsilon=1e-7, parameters=params),
     "Nadam(lr=0.002)": lambda params: paddle.optimizer.NAdam(learning_rate=0.002, momentum_decay=0.004,
-                                                             parameters=params),
+                                                             epsilon=1e-7, parameters=params),
     "SGD(lr=0.01)": lambda params: paddle.optimizer.SGD(learning_rate=0.01, parameters=params),
 }
 batches = [batch for batch, _ in zip(loaders["train"], range(TRY_STEPS))]
@@ -130,11 +137,11 @@ from course.sweep.grid import Sweep
 
 base = RunConfig(dataset=f"folder:{data}", model=MODEL, image_size=IMAGE_SIZE, epochs=EPOCHS, batch_size=BATCH_SIZE,
                  augment="keras_gym", early_stop=EARLY_STOP, checkpoint=CHECKPOINT,
-                 pretrained=pretrained, device=DEVICE)
+                 pretrained=pretrained, device=DEVICE, defaults="keras")   # Keras 的优化器默认值
 sweep = Sweep(base, ARMS, logdir=LOGDIR)
 report = run_and_report(sweep, Launch(jobs=JOBS, progress=False, overwrite=True),
                         title=f"{sweep.root.name}: five optimizers on {MODEL} (article 000)",
                         summary=training_times)
-train_seconds = {run["arm"]: run["train_seconds"] for run in report["runs"]}
+train_seconds = {run["variant"]: run["train_seconds"] for run in report["runs"]}
 display(Markdown(report["table"]))
 show(report["curves"])

@@ -95,7 +95,7 @@ print({name: f"{n:,}" for name, n in counted.items()})
 # %% [markdown]
 # ## 三个候选放在一起比
 #
-# 每个模型用 Adam(1e-4)训练 `EPOCHS` 轮(各有自己的运行目录和 VisualDL 记录),再在 CPU 上给
+# 每个模型用 Adam(1e-4,Keras 的默认值:`--defaults keras`)训练 `EPOCHS` 轮(各有自己的运行目录和 VisualDL 记录),再在 CPU 上给
 # 前向计算计时(先预热,取多次的中位数)。表里的 "vs" 列是相对第一个模型(文章的 VGG16)的倍数。
 
 # %%

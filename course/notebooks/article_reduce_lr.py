@@ -115,14 +115,14 @@ from course.engine.config import RunConfig
 from course.sweep.grid import Sweep
 
 base = RunConfig(dataset=DATASET, model=MODEL, lr=LR, epochs=EPOCHS, batch_size=BATCH_SIZE, subset=SUBSET,
-                 val_subset=VAL_SUBSET, early_stop=EARLY_STOP, device=DEVICE)
+                 val_subset=VAL_SUBSET, early_stop=EARLY_STOP, device=DEVICE, defaults="keras")   # Keras 的 Adam
 arms = [{"optimizer": "adam", "label": "es"},
         {"optimizer": "adam", "label": "es+plateau", "reduce_lr_on_plateau": PLATEAU}]
 sweep = Sweep(base, arms, lrs=[LR], seeds=[SEED], logdir=LOGDIR)
 report = run_and_report(sweep, Launch(jobs=JOBS, progress=False, overwrite=True),
                         title=f"{sweep.root.name}: EarlyStopping vs + ReduceLROnPlateau (article 003)",
                         summary=stopping_summary)
-runs = {run["arm"]: {"val_acc": [h["val_acc"] for h in run["history"]], "lr": [h["lr"] for h in run["history"]]}
+runs = {run["variant"]: {"val_acc": [h["val_acc"] for h in run["history"]], "lr": [h["lr"] for h in run["history"]]}
         for run in report["runs"]}
 display(Markdown(report["table"]))
 show(report["curves"])

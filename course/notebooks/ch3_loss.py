@@ -35,6 +35,8 @@ JOBS = 1 if QUICK or DEVICE != "cpu" else os.cpu_count()   # 同时训练几个�
 # softmax 把 10 个任意的得分 $z_i$ 变成 10 个加起来为 1 的概率 $p_i = e^{z_i} / \sum_j e^{z_j}$;
 # 交叉熵只看正确类别 $y$ 的概率:$L = -\log p_y$。正确类别的概率越接近 1,损失越接近 0。
 # 下面用三个类别算一遍,和飞桨的 `F.cross_entropy`(它自己先做 softmax)对比。
+# 课程原文用的 `fluid.layers.cross_entropy` 输入的是概率、不求平均,所以后面还跟着
+# `fluid.layers.mean`;新旧写法的对照见 [docs/fluid_to_paddle3.md](../../docs/fluid_to_paddle3.md)。
 
 # %%
 import paddle
@@ -107,7 +109,7 @@ base = RunConfig(dataset=DATASET, model="lenet", epochs=EPOCHS, subset=SUBSET, v
 sweep = Sweep(base, ARMS, lrs=[LR], logdir=LOGDIR, folder="ch3-loss")
 report = run_and_report(sweep, Launch(jobs=JOBS, progress=False, overwrite=True),
                         title="ch3-loss: lenet, MSE regression vs cross-entropy (损失函数)")
-final_acc = {run["arm"]: run["final_val_acc"] for run in report["runs"]}
+final_acc = {run["variant"]: run["final_val_acc"] for run in report["runs"]}
 display(Markdown(report["table"]))
 show(report["curves"])
 

@@ -36,6 +36,12 @@ JOBS = 1 if QUICK or DEVICE != "cpu" else os.cpu_count()   # 同时训练几个�
 # 网络是课程的卷积网络(LeNet 风格):两层 5×5 卷积,每层后接 ReLU 和 2×2 最大池化,
 # 最后一个全连接层输出 10 个类别的得分。数据用课程的 `load_data` 按批读取(每批 100 张,训练集每轮
 # 重新打乱)。
+#
+# 课程原文的代码是飞桨 1.8 的 fluid 写法:`fluid.dygraph.guard()`、`Pool2D(pool_type='max')`、
+# `Linear(act='softmax')`、`fluid.dygraph.to_variable`、`fluid.layers.cross_entropy` 加
+# `fluid.layers.mean`、`SGDOptimizer(parameter_list=...)`、`minimize`、`fluid.save_dygraph`,
+# 在飞桨 3 里都不能运行了。这里用的是飞桨 3 的写法;逐条对照,以及哪些调用的行为变了
+# (例如新的 `F.cross_entropy` 自己做 softmax、自己求平均),见 [docs/fluid_to_paddle3.md](../../docs/fluid_to_paddle3.md)。
 
 # %%
 import paddle

@@ -29,6 +29,8 @@ TIMED_BATCHES = 5 if QUICK else 50     # 每种设备上计时的批次数
 # ## 选择设备
 #
 # `paddle.set_device('cpu')` 或 `paddle.set_device('gpu:0')`,之后创建的张量和模型都放在那个设备上。
+# (课程原文写的是 `with fluid.dygraph.guard(place=fluid.CUDAPlace(0)):`,飞桨 3 里已经没有了,
+# 见 [docs/fluid_to_paddle3.md](../../docs/fluid_to_paddle3.md)。)
 # 只装了 CPU 版飞桨(`paddlepaddle`)时没有 GPU;要用 GPU 得装 `paddlepaddle-gpu`,AI Studio 的
 # GPU 环境已经装好了。下面打印飞桨看到的设备,然后在每一种可用的设备上训练几个批次、计时。
 

@@ -173,6 +173,6 @@ arms = [{"optimizer": "sgd", "label": f"l2={wd:g}", "weight_decay": wd} for wd i
 sweep = Sweep(base, arms, lrs=[0.1], logdir=LOGDIR, folder="ch6-debugging")
 report = run_and_report(sweep, Launch(jobs=JOBS, progress=False, overwrite=True),
                         title="ch6-debugging: L2 against over-fitting (训练调试与优化)", summary=overfitting)
-gaps = {run["arm"]: run["history"][-1]["train_acc"] - run["history"][-1]["val_acc"] for run in report["runs"]}
+gaps = {run["variant"]: run["history"][-1]["train_acc"] - run["history"][-1]["val_acc"] for run in report["runs"]}
 display(Markdown(report["table"]))
 show(report["curves"])

@@ -39,7 +39,9 @@ RESUME_FROM = 1                        # 从第几轮保存的文件接着训练
 #
 # 训练循环在章节模块里(`course/chapters/ch7_resume.py` 的 `train`),下面打印出来:除了前向、
 # 损失、反向、`step`、`clear_grad`,每个批次之后 `schedule.step()` 让学习率往下走一步,
-# 每一轮结束用 `paddle.save` 存两个文件。
+# 每一轮结束用 `paddle.save` 存两个文件。课程原文的 `fluid.save_dygraph(state_dict, 'mnist')`
+# 会自己加 `.pdparams` / `.pdopt` 后缀,`paddle.save` 不加,要写完整的文件名
+# ([docs/fluid_to_paddle3.md](../../docs/fluid_to_paddle3.md) 第 9 条)。
 
 # %%
 import inspect

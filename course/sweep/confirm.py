@@ -80,8 +80,8 @@ def confirm_best(sweep: Sweep, train: bool = True, **run_options) -> dict:
         check_existing(extra.runs())
     arms = []
     for config, _ in extra.runs()[::len(extra.seeds)]:   # one per arm
-        cell = (config.arm(), config.lr)
-        names = [c.run_name() for c, _ in sweep.runs() + extra.runs() if (c.arm(), c.lr) == cell]
+        cell = (config.optimizer_variant(), config.lr)
+        names = [c.run_name() for c, _ in sweep.runs() + extra.runs() if (c.optimizer_variant(), c.lr) == cell]
         values = [run[METRIC] for run in load_runs(sweep.root, names) if run[METRIC] is not None]
         arms.append({"optimizer": cell[0], "lr": cell[1], "values": values,
                      "mean": statistics.fmean(values) if values else None,

@@ -24,10 +24,14 @@ class Sweep:
     ``{"optimizer": "adam", "label": "plateau", "reduce_lr_on_plateau": "monitor=val_loss"}``.
     An arm with its own ``lr`` runs at that rate only (the articles give each optimizer its own:
     Adam 1e-3 beside SGD 1e-2); when every arm has one, ``lrs`` becomes the list of those rates.
+    An optimizer may carry its own settings, 'momentum(momentum=0.5)': one optimizer with three
+    momenta is three arms, each named by its setting in the run names, the table and the figures.
     """
     base: RunConfig                                   # settings shared by every run
     optimizers: list = setting(["sgd", "momentum", "adagrad", "rmsprop", "adam"],
-                               "comma-separated optimizer names (course/engine/optimizers.py)", item=str)
+                               "comma-separated optimizer names, each with its own settings if "
+                               "wanted: 'momentum(momentum=0.5),momentum(momentum=0.99),"
+                               "adam(beta2=0.99)' (course/engine/optimizers.py)", item=str)
     lrs: list = setting([0.1, 0.01, 0.001], "comma-separated learning rates", item=float)
     seeds: list = setting([0], "comma-separated seeds (several give mean ± std in the table)", item=int)
     logdir: str = setting("runs", "root folder of all sweeps")
@@ -48,10 +52,13 @@ class Sweep:
         if not (self.arms and self.lrs and self.seeds):
             raise ConfigError("a sweep needs at least one optimizer, one learning rate and one seed")
         # Every cell is built (and so validated) now, before anything is loaded or written.
-        self.cells = [self.base.replace(**{**arm, "lr": lr, "seed": int(seed)})
-                      for arm in self.arms for lr in ([arm["lr"]] if "lr" in arm else self.lrs)
-                      for seed in self.seeds]
-        names = list(dict.fromkeys(cell.arm() for cell in self.cells))
+        try:
+            self.cells = [self.base.replace(**{**arm, "lr": lr, "seed": int(seed)})
+                          for arm in self.arms for lr in ([arm["lr"]] if "lr" in arm else self.lrs)
+                          for seed in self.seeds]
+        except ConfigError as err:   # an optimizer's settings are checked as --optimizer's
+            raise ConfigError(str(err).replace("--optimizer:", "--optimizers:", 1)) from None
+        names = list(dict.fromkeys(cell.optimizer_variant() for cell in self.cells))
         if len(names) < len(self.arms):
             raise ConfigError(f"--optimizers: an optimizer repeats in the sweep ({', '.join(names)}); "
                               "give variants a label")

@@ -45,7 +45,7 @@ def cells_of(runs: list[dict]) -> dict:
     """(optimizer as the report names it, lr) -> its runs (one per seed), in the runs' order."""
     cells = defaultdict(list)
     for run in runs:
-        cells[(run.get("arm", run["optimizer"]), run["lr"])].append(run)
+        cells[(run["variant"], run["lr"])].append(run)
     return cells
 
 

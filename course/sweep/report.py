@@ -29,6 +29,8 @@ def load_runs(root, names=None) -> list[dict]:
         if names is not None and result_file.parent.name not in names:
             continue
         result = read_json(result_file)
+        # a result written before the key was renamed calls it 'arm'
+        result.setdefault("variant", result.pop("arm", result["optimizer"]))
         result["history"] = read_json(result_file.parent / "metrics.json", default=[])
         runs.append(result)
     return runs
@@ -56,7 +58,7 @@ def summarize_groups(runs: list[dict], optimizer_order=None, target_acc=None) ->
             reached = time_to_target(run.get("history", []), target_acc)
             run.update(target_acc=target_acc, epochs_to_target=reached and reached[0],
                        seconds_to_target=reached and reached[1])
-        groups[(run.get("arm", run["optimizer"]), run["lr"])].append(run)
+        groups[(run["variant"], run["lr"])].append(run)
     order = {name: i for i, name in enumerate(optimizer_order or [])}
     rows = []
     for (opt, lr), members in sorted(groups.items(),

@@ -24,8 +24,10 @@ def run_range_test(config, start_lr: float, end_lr: float, num_steps: int, out=N
     from course.engine.data import load_dataset
     from course.engine.device import use_device
     from course.engine.experiment import build_training
+    from course.engine.optimizers import folder_part
 
-    name = f"{dataset_label(config.dataset)}-{config.model}-{config.optimizer}"
+    # 'momentum(momentum=0.5)' -> '...-momentum_momentum=0.5': its settings, no brackets
+    name = f"{dataset_label(config.dataset)}-{config.model}-{folder_part(config.optimizer, config.optimizer_args)}"
     out = Path(out) if out else Path("runs/lr_find") / ("dry-run" if dry_run else "") / name
     device = use_device(config.device)
     data = load_dataset(config, progress=False)

@@ -31,7 +31,7 @@ import numpy as np
 import paddle
 
 from course.engine.errors import ConfigError
-from course.engine.optimizers import build_optimizer, canonical_optimizer
+from course.engine.optimizers import build_optimizer, describe, parse_optimizer
 
 COURSE_OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")   # the five of figure 3
 OUTCOMES = ("reached", "moving", "stalled", "diverged")
@@ -163,7 +163,7 @@ def _outside(surface: Surface, point: np.ndarray) -> bool:
 
 
 def run_path(surface, optimizer: str, lr: float, steps: int | None = None,
-             start=None) -> OptimizerPath:
+             start=None, defaults: str = "paddle") -> OptimizerPath:
     """Walk ``surface`` (a Surface or a SURFACES name) with ``optimizer`` at rate ``lr``.
 
     The optimizer comes from the sweep's registry, so an unknown name raises its ConfigError. Each
@@ -173,12 +173,12 @@ def run_path(surface, optimizer: str, lr: float, steps: int | None = None,
     outside the domain stops there, with outcome ``diverged``.
     """
     surface = get_surface(surface)
-    name = canonical_optimizer(optimizer)
+    name, settings = parse_optimizer(optimizer)     # 'momentum(momentum=0.5)' keeps its settings
     steps = surface.steps if steps is None else int(steps)
     if steps < STALL_WINDOW or not lr > 0:
         raise ConfigError(f"need steps >= {STALL_WINDOW} and lr > 0, got steps={steps}, lr={lr}")
     param = _parameter(surface.start if start is None else start)
-    opt = build_optimizer(name, lr, [param], weight_decay=0.0)
+    opt = build_optimizer(name, lr, [param], 0.0, settings, defaults)
     points, losses = [], []
     diverged = False
     for step in range(steps + 1):
@@ -195,7 +195,7 @@ def run_path(surface, optimizer: str, lr: float, steps: int | None = None,
     points, losses = np.asarray(points), np.asarray(losses)
     near = np.flatnonzero(_distance_to_minimum(surface, points) <= surface.tol)
     reached_step = int(near[0]) if len(near) and not diverged else None
-    return OptimizerPath(surface.name, name, float(lr), points, losses,
+    return OptimizerPath(surface.name, describe(name, settings), float(lr), points, losses,
                          _outcome(surface, points, diverged), reached_step)
 
 
@@ -211,15 +211,15 @@ def _outcome(surface: Surface, points: np.ndarray, diverged: bool) -> str:
 
 
 def compare_paths(surface, optimizers=COURSE_OPTIMIZERS, lrs=None, steps: int | None = None,
-                  start=None) -> dict:
+                  start=None, defaults: str = "paddle") -> dict:
     """Run every optimizer at every rate from the same start: ``{lr: {optimizer: OptimizerPath}}``.
 
     ``lrs`` and ``steps`` default to the surface's (three rates: one panel each in ``plot_paths``). Names are checked
     before anything runs, so a typo fails at once with the registry's ConfigError.
     """
     surface = get_surface(surface)
-    names = [canonical_optimizer(o) for o in optimizers]
-    return {float(lr): {n: run_path(surface, n, lr, steps, start) for n in names}
+    names = [describe(*parse_optimizer(o)) for o in optimizers]     # 'Adam' -> 'adam'
+    return {float(lr): {n: run_path(surface, n, lr, steps, start, defaults) for n in names}
             for lr in (surface.lrs if lrs is None else lrs)}
 
 
