@@ -337,3 +337,13 @@ def test_fast_kernels_decides_whether_a_run_trains_on_course_speed():
     assert speed.is_applied(fast.model) and "forward" in vars(fast.model)   # LeNet's fused blocks
     assert not speed.is_applied(plain.model) and "forward" not in vars(plain.model)
     assert fast.model.state_dict().keys() == plain.model.state_dict().keys()
+
+
+@wires("defaults", "optimizer_args")
+def test_defaults_and_optimizer_args_choose_the_optimizers_numbers():
+    paddle_adam = training(mnist_config(optimizer="adam")).optimizer
+    keras_adam = training(mnist_config(optimizer="adam", defaults="keras")).optimizer
+    assert (paddle_adam._epsilon, keras_adam._epsilon) == (1e-8, 1e-7)     # Paddle's, Keras's
+    set_by_hand = training(mnist_config(optimizer="momentum", optimizer_args={"momentum": 0.5}))
+    assert set_by_hand.optimizer._momentum == 0.5
+    assert training(mnist_config(optimizer="momentum")).optimizer._momentum == 0.9
