@@ -81,7 +81,7 @@ CASES = [
     ("sweep", [*MNIST, "--schedule", "exponential", "--schedule-args", "decay_step=5"],
      "unknown argument(s) decay_step; valid: decay_steps"),
     ("sweep", [*MNIST, "--schedule-args", "fast"], "argument --schedule-args: expected key=value pairs"),
-    ("sweep", [*MNIST, "--schedule", "step", "--schedule-args", "gamma=1.5"], "gamma must be a number in"),
+    ("sweep", [*MNIST, "--schedule", "step", "--schedule-args", "gamma=1.5"], "gamma must be a finite number in"),
     ("sweep", [*MNIST, "--schedule", "warmup", "--schedule-args", "after=step"], "after='step' cannot follow"),
     ("sweep", [*MNIST, "--early-stop", "patiense=2"], "--early-stop: unknown key 'patiense'; valid keys:"),
     ("sweep", [*MNIST, "--early-stop", "monitor=nope"], "monitor 'nope' is not a metric the trainer logs"),

@@ -32,6 +32,9 @@ def validate(config) -> None:
     for name in ("weight_decay", "subset", "val_subset", "image_size", "log_every_n_steps"):
         _at_least("--" + name.replace("_", "-"), getattr(config, name), 0)
     _at_least("--num-workers", config.num_workers, -1)   # -1: auto (course/engine/data.py)
+    for name in ("seed", "split_seed"):   # NumPy's seeds: 0 .. 2**32 - 1
+        if not 0 <= getattr(config, name) < 2 ** 32:
+            raise ConfigError(f"--{name.replace('_', '-')}: must be in [0, 2**32), got {getattr(config, name)}")
     for name in ("epochs", "batch_size"):
         _at_least("--" + name.replace("_", "-"), getattr(config, name), 1)
     if not 0 < config.validation_split < 1:
