@@ -38,6 +38,10 @@ class DataBundle:
             sizes.append(f"{_size(self.test):,} test")
         return f"{', '.join(sizes[:-1])} and {sizes[-1]} images ({self.num_classes} classes)"
 
+    def sizes(self) -> tuple[int, int]:
+        """(training images, validation images)."""
+        return _size(self.train), _size(self.val)
+
 
 def _size(loader) -> int:
     # ArrayLoader counts its images; a paddle.io.DataLoader's dataset does.
@@ -59,6 +63,7 @@ def _mnist(config, path, progress: bool) -> DataBundle:
     splits = load_mnist(path=path, cache_dir=config.data_cache or None, progress=progress)
     train = _first(splits.train, config.subset, "--subset", "training")
     val = _first(splits.val, config.val_subset, "--val-subset", "validation")
+    _check_two_classes(splits.train[1], config.replace(subset=0), path)
     _check_two_classes(train[1], config, path)
     eval_batch = max(config.batch_size, MNIST_EVAL_BATCH)
     return DataBundle(
@@ -112,7 +117,7 @@ def _folder(config, path) -> DataBundle:
     loaders = make_loaders(path, image_size=(size, size), batch_size=config.batch_size,
                            validation_split=config.validation_split, seed=config.split_seed,
                            augment=config.augment, num_workers=loader_workers(config.num_workers),
-                           shuffle_seed=config.seed)
+                           shuffle_seed=config.seed, limits=(config.subset, config.val_subset))
     classes = list(loaders["classes"])
     return DataBundle(train=loaders["train"], val=loaders["val"], test=loaders.get("test"),
                       num_classes=len(classes), input_shape=(3, size, size), classes=classes)

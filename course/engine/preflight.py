@@ -155,22 +155,26 @@ def check_model(config) -> None:
         batch = min(batch, config.subset or MNIST_TRAIN)
     # The input batch and one layer's output of its size, before any model is built: a size
     # whose model Paddle could not even describe (shapes past int32) is refused from this alone.
-    check_memory(config, 0, 2 * math.prod(shape), batch)
+    check_memory(config, 0, 2 * math.prod(shape), batch, "its input and a first layer of its size")
     params = _flagged_image_size(lambda: _lazy_parameters(*key, config.pretrained, stamp))
     check_memory(config, params, _traced(*key), batch)
 
 
-def check_memory(config, params: int, values: int, batch: int) -> None:
-    """Refuse a run whose estimate (module docstring) exceeds the memory free here."""
+def check_memory(config, params: int, values: int, batch: int, what: str = "") -> None:
+    """Refuse a run whose estimate (module docstring) exceeds the memory free here; ``what``
+    names a partial estimate (made before the model is built)."""
     need = BYTES * (PARAM_COPIES * params + batch * values)
     free = free_memory()
     if free is None or need <= free:
         return
-    raise ConfigError(f"--image-size {config.image_size or 'default'} with --batch-size {batch:,}: "
-                      f"{config.model} needs about {_gb(need)} ({_gb(BYTES * batch * values)} for "
-                      f"the batch's activations, {_gb(BYTES * PARAM_COPIES * params)} for the "
-                      f"parameters), more than the {_gb(free)} free here; use a smaller "
-                      "--image-size or --batch-size")
+    flags = f"--batch-size {batch:,}"
+    if config.dataset.startswith("folder:"):
+        flags = f"--image-size {config.image_size or 'default'} with {flags}"
+    parts = what or (f"{_gb(BYTES * batch * values)} for the batch's activations, "
+                     f"{_gb(BYTES * PARAM_COPIES * params)} for the parameters")
+    raise ConfigError(f"{flags}: {config.model} needs at least {_gb(need)} ({parts}), more than the "
+                      f"{_gb(free)} of memory free here; use a smaller "
+                      f"{'--image-size or ' if config.dataset.startswith('folder:') else ''}--batch-size")
 
 
 def free_memory() -> int | None:
@@ -196,7 +200,7 @@ def _flagged_image_size(build):
     except ModelError as err:
         message = str(err)
         if message.startswith("image_size"):
-            raise ConfigError(f"--image-size: {message[len('image_size '):]} for this model") from None
+            raise ConfigError(f"--image-size: this model's {message}") from None
         raise
 
 
@@ -248,3 +252,27 @@ def _traced(model: str, loss: str, freeze: bool, shape: tuple) -> int:
         paddle.disable_static()
     return sum(math.prod(r.shape) for op in main.global_block().ops for r in op.results()
                if op.name() not in SHAPELESS and all(d >= 0 for d in r.shape))
+
+
+def fit_to_data(config, dry_run: dict | None = None, subset_typed: bool = True):
+    """``config`` fitted to its data: a --subset the user did not type (a chapter's default) that
+    is more than the data's training images becomes 0 (all of them); with ``dry_run`` (the
+    shrinking rules of ``course.cli``) the config is checked as given, with the user's own data
+    (every image read), then shrunk: 'subset' and 'val_subset' cap the images at what there is.
+    """
+    from course.engine.data import load_dataset
+
+    if not subset_typed and config.subset and config.dataset != "mnist":
+        train, _ = load_dataset(config.replace(subset=0), progress=False).sizes()
+        if config.subset > train:
+            config = config.replace(subset=0)
+    if dry_run is None:
+        return config
+    check_before_start(config)
+    train, val = load_dataset(config, progress=False).sizes()
+    caps = {"subset": train, "val_subset": val}
+    changes = {}
+    for name, rule in dry_run.items():
+        value = rule(getattr(config, name)) if callable(rule) else rule
+        changes[name] = min(value, caps[name]) if name in caps else value
+    return config.replace(**changes)
