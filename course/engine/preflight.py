@@ -250,8 +250,18 @@ def _traced(model: str, loss: str, freeze: bool, shape: tuple) -> int:
         pass
     finally:
         paddle.disable_static()
-    return sum(math.prod(r.shape) for op in main.global_block().ops for r in op.results()
-               if op.name() not in SHAPELESS and all(d >= 0 for d in r.shape))
+    return sum(_numel(r) for op in main.global_block().ops if op.name() not in SHAPELESS
+               for r in op.results())
+
+
+def _numel(value) -> int:
+    """The values a traced result holds; 0 for one without a known dense shape (a list of
+    tensors, a dimension known only when it runs)."""
+    try:
+        shape = value.shape
+    except (ValueError, RuntimeError):
+        return 0
+    return math.prod(shape) if all(d >= 0 for d in shape) else 0
 
 
 def fit_to_data(config, dry_run: dict | None = None, subset_typed: bool = True):
