@@ -44,8 +44,9 @@ class Launch:
     overwrite: bool = setting(False, "replace the runs in the sweep's folder that were trained with "
                                      "other settings (without it such runs stop the sweep)")
     report_only: bool = setting(False, "only (re)write the table and plots from finished runs")
-    dry_run: bool = setting(False, "smoke test: the same work, shrunk to seconds (1 epoch on 512 "
-                                   "images, output under LOGDIR/dry-run)")
+    dry_run: bool = setting(False, "smoke test: the same command, checked as given on your data, "
+                                   "then shrunk to seconds (1 epoch on at most 512 images, one "
+                                   "seed, output under LOGDIR/dry-run)")
     # Many machines: course/sweep/ray_cluster.py (needs requirements-ray.txt).
     backend: str = setting("local", "where the runs train: 'local' (--jobs processes here) or 'ray' "
                                     "(one Ray task per run, on a cluster or a local Ray instance)")

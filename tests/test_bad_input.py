@@ -175,7 +175,7 @@ CASES = [
     ("sweep", ["--dataset", "folder:{digits}", "--model", "vgg16", "--image-size", "16"],
      "--image-size: this model's image_size must be an integer >= 32; got 16"),
     ("sweep", ["--dataset", "folder:{digits}", "--model", "mobilenet_v2", "--subset", "500"],
-     "--subset: 500 is more than the 64 training images in"),
+     "--subset: 500 is more than the 60 training images in"),
     ("gym", ["--data", "{split}", "--pretrained", "{tmp}/w.pdparams", "--dry-run"],
      "--pretrained: weights file {tmp}/w.pdparams does not exist"),
     ("lr_find", [*MNIST, "--batch-size", "100000"], "--batch-size: 100,000 is more than the 500 training images"),

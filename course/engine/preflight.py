@@ -197,6 +197,9 @@ def _flagged_image_size(build):
     """``build()``, with the model's image-size complaint put in the flag's words."""
     try:
         return build()
+    except (IndexError, OverflowError, MemoryError) as err:   # shapes past what Paddle describes
+        raise ConfigError(f"--image-size: the model cannot be built this large "
+                          f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
     except ModelError as err:
         message = str(err)
         if message.startswith("image_size"):

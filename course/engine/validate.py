@@ -54,9 +54,13 @@ def validate(config) -> None:
         raise ConfigError(f"--amp: unknown precision {config.amp!r}; choose one of {', '.join(AMP_CHOICES)}")
     config.amp = resolve_amp(config.amp, config.device, config.model)
     if config.schedule != "constant" or config.schedule_args:
-        _flagged("--schedule", lambda _: build_schedule(
-            config.schedule, config.lr, _CHECK_STEPS_PER_EPOCH, config.epochs, **config.schedule_args),
-            config.schedule)
+        try:
+            build_schedule(config.schedule, config.lr, _CHECK_STEPS_PER_EPOCH, config.epochs,
+                           **config.schedule_args)
+        except ConfigError as err:   # the schedule's own settings are --schedule-args'
+            named = "--schedule-args" if config.schedule_args and "unknown schedule" not in str(err) \
+                else "--schedule"
+            raise ConfigError(f"{named}: {err}") from None
     callbacks_from_config(config)
     if config.reduce_lr_on_plateau and (config.schedule != "constant" or config.schedule_args):
         raise ConfigError(f"--reduce-lr-on-plateau sets the rate itself, but --schedule {config.schedule} "
