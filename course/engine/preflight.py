@@ -207,11 +207,16 @@ def _flagged_image_size(build):
         raise
 
 
-def _config(model: str, loss: str, freeze: bool, shape: tuple, pretrained: str = ""):
-    from course.engine.config import RunConfig
+def _build(model: str, loss: str, freeze: bool, shape: tuple, pretrained=None):
+    """The network a run builds (``experiment.build_run_model``'s choices: an image model takes
+    its size, an MSE run has one output), for MNIST's 10 classes or a folder's (a head the
+    weights need not fit)."""
+    from models import build_model, model_kind
 
-    return RunConfig(model=model, loss=loss, freeze_backbone=freeze, pretrained=pretrained,
-                     dataset="folder:." if shape[0] == 3 else "mnist", image_size=shape[-1])
+    options = {"image_size": shape[-1]} if model_kind(model) == "image" else {}
+    if freeze and options:
+        options["freeze_backbone"] = True
+    return build_model(model, num_classes=1 if loss == "mse" else 10, pretrained=pretrained, **options)
 
 
 @functools.lru_cache(maxsize=16)
@@ -222,11 +227,10 @@ def _lazy_parameters(model: str, loss: str, freeze: bool, shape: tuple, pretrain
     edited file is read again."""
     import paddle
 
-    from course.engine.experiment import build_run_model
     from models.summary import count_parameters
 
     with paddle.LazyGuard():
-        net = build_run_model(_config(model, loss, freeze, shape, pretrained), 10, shape)
+        net = _build(model, loss, freeze, shape, pretrained or None)
     return count_parameters(net)["total"]
 
 
@@ -241,13 +245,11 @@ def _traced(model: str, loss: str, freeze: bool, shape: tuple) -> int:
     import paddle
     from paddle.base import unique_name
 
-    from course.engine.experiment import build_run_model
-
     paddle.enable_static()
     try:
         main, startup = paddle.static.Program(), paddle.static.Program()
         with paddle.static.program_guard(main, startup), unique_name.guard():
-            net = build_run_model(_config(model, loss, freeze, shape), 10, shape, pretrained=False)
+            net = _build(model, loss, freeze, shape)
             net(paddle.static.data("x", [1, *shape], "float32"))
     except Exception:   # noqa: BLE001 - untraceable: count what was traced (docstring)
         pass
