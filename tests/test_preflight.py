@@ -129,6 +129,7 @@ def weights(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow   # trains the corrected command (MobileNetV2)
 @pytest.mark.parametrize("name, expected", [("wrong", "does not fit ImageClassifier: matched 0 of"),
                                             ("corrupt", "cannot read weights file")])
 def test_bad_weights_stop_the_sweep_before_any_folder_and_the_fix_runs(name, expected, weights, digits,
