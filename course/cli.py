@@ -19,14 +19,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from course.engine.config import RunConfig, flag, setting
+from course.engine.config import FIELDS, RunConfig, flag, setting
 from course.engine.errors import USER_ERRORS, SweepError
 
 # The errors of a file system, not of the code: a path that is a file, read-only, full, not ours.
 FILE_SYSTEM_FAULTS = {errno.ENOTDIR, errno.EISDIR, errno.EROFS, errno.EACCES, errno.EPERM,
                       errno.ENOSPC, errno.EDQUOT, errno.EEXIST, errno.ENOENT, errno.ENAMETOOLONG}
 RESUME_HINT = "Run the same command again to continue: finished runs are kept."
-# What --dry-run shrinks a run to, wherever the entry point has that flag.
+# What --dry-run shrinks a run to: 1 epoch on at most 512 training and 512 validation images.
 DRY_RUN = {"epochs": 1, "subset": 512, "val_subset": 512}
 
 
@@ -44,8 +44,9 @@ class Launch:
     overwrite: bool = setting(False, "replace the runs in the sweep's folder that were trained with "
                                      "other settings (without it such runs stop the sweep)")
     report_only: bool = setting(False, "only (re)write the table and plots from finished runs")
-    dry_run: bool = setting(False, "smoke test: the same work, shrunk to seconds (1 epoch on 512 "
-                                   "images, output under LOGDIR/dry-run)")
+    dry_run: bool = setting(False, "smoke test: the same command, checked as given on your data, "
+                                   "then shrunk to seconds (1 epoch on at most 512 images, one "
+                                   "seed, output under LOGDIR/dry-run)")
     # Many machines: course/sweep/ray_cluster.py (needs requirements-ray.txt).
     backend: str = setting("local", "where the runs train: 'local' (--jobs processes here) or 'ray' "
                                     "(one Ray task per run, on a cluster or a local Ray instance)")
@@ -103,20 +104,56 @@ class CommandLine:
 
     def parse(self, argv=None, dry_run: dict | None = None) -> argparse.Namespace:
         """Parse ``argv``; with --dry-run, shrink the work (``DRY_RUN``, then ``dry_run``'s
-        entries: a value, or a function of the parsed value)."""
+        entries: a value, or a function of the parsed value) once the user's values are checked.
+
+        The flags that are not a run's setting (--seeds, --optimizers, --logdir, ...) are checked
+        and shrunk here; a run's settings when ``config`` builds the RunConfig.
+        """
         args = self.parser.parse_args(argv)
+        self.typed = typed_flags(self.parser, sys.argv[1:] if argv is None else argv)
+        self.dry_run = None
         if getattr(args, "dry_run", False):
-            shrink(args, dry_run or {})
+            rules = {**DRY_RUN, "seeds": lambda seeds: seeds[:1], **(dry_run or {})}
+            self.dry_run = {k: v for k, v in rules.items() if k in FIELDS}
+            check_lists(args)
+            shrink(args, {k: v for k, v in rules.items() if k not in FIELDS})
         return args
 
     def config(self, args, **fixed) -> RunConfig:
-        """The RunConfig of the exposed run flags, plus ``fixed`` settings (checked on the way)."""
-        return RunConfig(**{**{n: getattr(args, n) for n in self.run_fields}, **fixed})
+        """The RunConfig of the exposed run flags, plus ``fixed`` settings (checked on the way).
+
+        A chapter's --subset default the user did not type is fitted to a smaller data set; with
+        --dry-run the config is checked as given, with its data, before it is shrunk
+        (``course.engine.preflight.fit_to_data``).
+        """
+        from course.engine.preflight import fit_to_data
+
+        config = RunConfig(**{**{n: getattr(args, n) for n in self.run_fields}, **fixed})
+        return fit_to_data(config, self.dry_run, subset_typed="subset" in self.typed or "subset" in fixed)
+
+
+def typed_flags(parser, argv) -> set:
+    """The dests of the flags ``argv`` gives (``--subset 5`` or ``--subset=5``), not defaults."""
+    given = {arg.split("=", 1)[0] for arg in argv if str(arg).startswith("--")}
+    return {action.dest for action in parser._actions if given & set(action.option_strings)}
+
+
+def check_lists(args) -> None:
+    """The user's --seeds, --lrs and --logdir, checked before a dry run cuts or moves them."""
+    from course.engine.preflight import check_folder_flag, check_seeds, check_unique
+
+    if getattr(args, "seeds", None) is not None:
+        check_seeds(args.seeds)
+    if getattr(args, "lrs", None) is not None:
+        check_unique(args.lrs, "--lrs", "learning rate")
+    if getattr(args, "logdir", None) is not None:
+        check_folder_flag(args.logdir, "--logdir")
 
 
 def shrink(args, extra: dict) -> None:
-    """The one dry-run rule: 1 epoch on 512 images, one seed, output under LOGDIR/dry-run."""
-    for name, value in {**DRY_RUN, "seeds": lambda seeds: seeds[:1], **extra}.items():
+    """The dry-run rule for flags that are not a run's setting: one seed (``extra``'s rules), and
+    the output under LOGDIR/dry-run."""
+    for name, value in extra.items():
         if hasattr(args, name):
             setattr(args, name, value(getattr(args, name)) if callable(value) else value)
     if hasattr(args, "logdir"):

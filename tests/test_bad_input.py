@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from course.chapters import (article_filmstar_transfer, article_gym_optimizers, article_lighten_vgg16,
-                             article_reduce_lr, ch4_optimizers)
+                             article_reduce_lr, ch4_optimizers, ch5_devices)
 from course.cli import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def script(name):
 
 MAINS = {"sweep": ch4_optimizers.main, "gym": article_gym_optimizers.main,
          "filmstar": article_filmstar_transfer.main, "reduce_lr": article_reduce_lr.main,
-         "lighten": article_lighten_vgg16.main,
+         "lighten": article_lighten_vgg16.main, "ch5": ch5_devices.main,
          **{name: script(name) for name in ("lr_find", "train_distributed", "export_model", "predict",
                                             "prepare_mnist", "export_demo_images")}}
 MNIST = ["--dataset", f"mnist:{FIXTURE}", "--subset", "500"]
@@ -81,7 +81,7 @@ CASES = [
     ("sweep", [*MNIST, "--schedule", "exponential", "--schedule-args", "decay_step=5"],
      "unknown argument(s) decay_step; valid: decay_steps"),
     ("sweep", [*MNIST, "--schedule-args", "fast"], "argument --schedule-args: expected key=value pairs"),
-    ("sweep", [*MNIST, "--schedule", "step", "--schedule-args", "gamma=1.5"], "gamma must be a number in"),
+    ("sweep", [*MNIST, "--schedule", "step", "--schedule-args", "gamma=1.5"], "gamma must be a finite number in"),
     ("sweep", [*MNIST, "--schedule", "warmup", "--schedule-args", "after=step"], "after='step' cannot follow"),
     ("sweep", [*MNIST, "--early-stop", "patiense=2"], "--early-stop: unknown key 'patiense'; valid keys:"),
     ("sweep", [*MNIST, "--early-stop", "monitor=nope"], "monitor 'nope' is not a metric the trainer logs"),
@@ -157,6 +157,32 @@ CASES = [
     ("prepare_mnist", ["--from", "{tmp}", "--data-cache", "{tmp}/cache"], "is a directory"),
     ("export_demo_images", ["--source", "nope", "--out", "{tmp}/out"], "nope"),
     ("export_demo_images", ["--layout", "nope", "--out", "{tmp}/out"], "nope"),
+    # --- values that were accepted without a word, or failed late --------------------------------
+    ("sweep", [*MNIST, "--seeds", "-1"], "--seeds: a seed must be in [0, 2**32), got -1"),
+    ("sweep", [*MNIST, "--seeds", "0,1,0"], "--seeds: the seed 0 is given twice; give each once"),
+    ("sweep", [*MNIST, "--lrs", "0.1,0.01,0.10"], "--lrs: the learning rate 0.1 is given twice"),
+    ("sweep", [*MNIST, "--early-stop", "min_delta=nan"], "min_delta must be a finite number >= 0, got nan"),
+    ("sweep", [*MNIST, "--schedule", "polynomial", "--schedule-args", "power=inf"],
+     "power must be a finite number in (0.0, inf), got inf"),
+    ("sweep", [*MNIST, "--logdir", ""], "--logdir: give a folder ('' is no path"),
+    ("sweep", [*MNIST, "--cpus-per-run", "-3"], "--cpus-per-run: must be >= 1, got -3"),
+    ("sweep", [*MNIST, "--gpus-per-run", "-1"], "--gpus-per-run: must be >= 0"),
+    ("sweep", [*MNIST, "--report-only"], "no finished runs to report"),
+    ("sweep", [*MNIST, "--epochs", "0", "--dry-run"], "--epochs: must be >= 1, got 0"),
+    ("sweep", [*MNIST, "--subset", "999999", "--dry-run"], "--subset: 999,999 is more than the 6,000"),
+    ("sweep", [*MNIST, "--seeds", "3,3", "--dry-run"], "--seeds: the seed 3 is given twice"),
+    ("sweep", [*MNIST, "--checkpoint", "path=/proc/lab/best"], "--checkpoint: cannot create folders in /proc"),
+    ("sweep", ["--dataset", "folder:{digits}", "--model", "vgg16", "--image-size", "16"],
+     "--image-size: this model's image_size must be an integer >= 32; got 16"),
+    ("sweep", ["--dataset", "folder:{digits}", "--model", "mobilenet_v2", "--subset", "500"],
+     "--subset: 500 is more than the 60 training images in"),
+    ("gym", ["--data", "{split}", "--pretrained", "{tmp}/w.pdparams", "--dry-run"],
+     "--pretrained: weights file {tmp}/w.pdparams does not exist"),
+    ("lr_find", [*MNIST, "--batch-size", "100000"], "--batch-size: 100,000 is more than the 500 training images"),
+    ("lr_find", [*MNIST, "--end-lr", "inf"], "end_lr must be a finite number, got inf"),
+    ("lr_find", [*MNIST, "--seed", "-1"], "--seed: must be in [0, 2**32), got -1"),
+    ("export_model", ["{file}"], "{file} is a file, not a run directory"),
+    ("ch5", [*MNIST, "--processes", "0"], "--processes: must be >= 1, got 0"),
 ]
 
 
@@ -192,7 +218,7 @@ def one_line_and_nothing_left(entry, argv, expected, places, capsys, monkeypatch
     monkeypatch.chdir(places["tmp"])
     monkeypatch.setenv("PADDLE_OPT_LAB_DATA", str(places["tmp"] / "data-root"))   # never the real cache
     argv = [a.format(**places) for a in argv]
-    if entry in ("sweep", "gym", "filmstar", "reduce_lr", "lighten", "train_distributed") \
+    if entry in ("sweep", "gym", "filmstar", "reduce_lr", "lighten", "train_distributed", "ch5") \
             and "--logdir" not in argv:
         argv += ["--logdir", str(places["tmp"] / "runs"), "--no-progress"]
     before = tree(places["tmp"])

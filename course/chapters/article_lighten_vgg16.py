@@ -155,7 +155,7 @@ def main(argv=None) -> int:
         raise ConfigError("--repeats and every --timing-batches size must be >= 1")
     if not args.models:
         raise ConfigError("--models: name at least one model")
-    dataset = folder_dataset(args.data, args.dry_run, args.logdir)
+    dataset = folder_dataset(args.data)
     # 每个模型一个普通的运行目录:LOGDIR/<数据>-<模型>/adam-lr0.0001-seed0
     # (stop_at_chance off: a light model that starts slowly is what this table is about)
     configs = [cl.config(args, dataset=dataset, model=name, optimizer="adam", stop_at_chance=False)

@@ -78,11 +78,13 @@ def command_line() -> CommandLine:
 def main(argv=None) -> int:
     """Show the devices, then train once on the chosen one (or in several processes)."""
     from course.engine.errors import ConfigError
+    from course.engine.preflight import check_cores
 
     cl = command_line()
     args = cl.parse(argv)
     if args.processes < 1:
         raise ConfigError(f"--processes: must be >= 1, got {args.processes}")
+    check_cores("--processes", args.processes)   # each process is a whole Paddle, in memory too
     config = cl.config(args)
     for line in device_report():
         print(line)

@@ -6,9 +6,8 @@ into the engine. What they have in common lives here:
 
 - ``sweep_flags``: --seeds, --logdir, --device, --amp, --num-workers, --fast-kernels and the Launch flags (--jobs,
   --progress, ...).
-- ``image_inputs``: ``--data PATH`` as a ``folder:`` dataset (a dry run copies a few images per
-  class, so it takes seconds whatever the tree's size) and ``--pretrained`` checked before any
-  training starts.
+- ``image_inputs``: ``--data PATH`` as a ``folder:`` dataset (a dry run reads it all and trains
+  on a few hundred of its images) and ``--pretrained`` checked before any training starts.
 - ``run_and_report``, ``print_where``: run the sweep, write and print its table and plots, say how
   to open VisualDL.
 """
@@ -27,7 +26,6 @@ from models.errors import ModelError
 
 DEMO_DATA = "demo_images/digits"                 # what scripts/export_demo_images.py writes by default
 EXPORT_COMMAND = "python scripts/export_demo_images.py --out demo_images"
-DRY_RUN_PER_CLASS = 8                            # images per class (per split folder) in a dry run
 DRY_RUN_IMAGE_SIZE = 32
 
 
@@ -66,28 +64,24 @@ def image_inputs(args, model: str) -> tuple[str, str, str]:
 
     Returns (dataset spec, pretrained spec, the weights as the printout names them).
     """
-    dataset = folder_dataset(args.data, args.dry_run, args.logdir)
+    dataset = folder_dataset(args.data)
     pretrained = resolve_pretrained(model, args.pretrained, args.dry_run)
     weights = "ImageNet" if pretrained == "imagenet" else pretrained or "random (no pretrained weights)"
     return dataset, pretrained, weights
 
 
-def folder_dataset(path: str, dry_run: bool = False, workdir=None) -> str:
+def folder_dataset(path: str) -> str:
     """The ``folder:`` dataset spec for ``--data PATH`` (one sub-folder per class, or train/val/test).
 
-    A missing default demo folder says how to export it. With ``dry_run`` the spec points at a
-    copy of the first ``DRY_RUN_PER_CLASS`` images of every class (of every split folder) made
-    under ``workdir``, with the same folder name so the run directories are named alike.
+    A missing default demo folder says how to export it. A dry run reads this same folder (every
+    image checked, a few hundred trained on: ``course.cli.CommandLine.config``), so its messages
+    name the user's files.
     """
-    from data.folders import sample_tree
-
     root = Path(path).expanduser()
     if not root.is_dir():
         hint = f"; make the demo digits first: {EXPORT_COMMAND}" if path == DEMO_DATA else \
             "; expected a folder with one sub-folder of images per class"
         raise DataError(f"--data: {root} is not a folder{hint}")
-    if dry_run:
-        root = sample_tree(root, Path(workdir) / "data" / root.name, DRY_RUN_PER_CLASS)
     return f"folder:{root}"
 
 
@@ -98,8 +92,9 @@ def resolve_pretrained(model_name: str, spec: str, dry_run: bool = False,
     Checked before training, so a missing file stops the command at once (ModelError: one line,
     exit 2) instead of failing in every run. The articles start from ImageNet weights and no
     learner should mistake a random backbone's accuracy for theirs, so a real run never falls
-    back silently: it asks for the file or for an explicit ``--pretrained none``. A dry run only
-    checks the pipeline, so there it prints a note and goes on without them.
+    back silently: it asks for the file or for an explicit ``--pretrained none``. A file the
+    user names must exist in a dry run too; ImageNet weights that cannot be fetched (no network)
+    are the one thing a dry run goes on without, with a note.
     """
     text = (spec or "").strip()
     if text.lower() in ("", "none"):
@@ -108,7 +103,9 @@ def resolve_pretrained(model_name: str, spec: str, dry_run: bool = False,
         path = Path(text).expanduser()
         if path.is_file():
             return str(path)
-        error = ModelError(f"--pretrained: weights file {path} does not exist")
+        raise ModelError(f"--pretrained: weights file {path} does not exist; or pass --pretrained "
+                         "none to start from random weights (expect far lower accuracy than the "
+                         "article's)")
     else:
         import paddle
 

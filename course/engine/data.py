@@ -38,6 +38,10 @@ class DataBundle:
             sizes.append(f"{_size(self.test):,} test")
         return f"{', '.join(sizes[:-1])} and {sizes[-1]} images ({self.num_classes} classes)"
 
+    def sizes(self) -> tuple[int, int]:
+        """(training images, validation images)."""
+        return _size(self.train), _size(self.val)
+
 
 def _size(loader) -> int:
     # ArrayLoader counts its images; a paddle.io.DataLoader's dataset does.
@@ -47,6 +51,7 @@ def _size(loader) -> int:
 def load_dataset(config, progress: bool = True) -> DataBundle:
     """Load the data a (validated) RunConfig names: 'mnist', 'mnist:PATH' or 'folder:PATH'."""
     kind, _, path = config.dataset.partition(":")
+    path = os.path.expanduser(path)   # 'folder:~/photos', as --help shows it
     if kind == "mnist":
         return _mnist(config, path or None, progress)
     return _folder(config, path)
@@ -58,6 +63,8 @@ def _mnist(config, path, progress: bool) -> DataBundle:
     splits = load_mnist(path=path, cache_dir=config.data_cache or None, progress=progress)
     train = _first(splits.train, config.subset, "--subset", "training")
     val = _first(splits.val, config.val_subset, "--val-subset", "validation")
+    _check_two_classes(splits.train[1], config.replace(subset=0), path)
+    _check_two_classes(train[1], config, path)
     eval_batch = max(config.batch_size, MNIST_EVAL_BATCH)
     return DataBundle(
         train=ArrayLoader(*train, config.batch_size, shuffle=True, seed=config.seed),
@@ -71,6 +78,20 @@ def _first(split, n: int, flag: str, what: str):
         raise ConfigError(f"{flag}: {n:,} is more than the {len(images):,} {what} images there are "
                           "(0 = all of them)")
     return (images[:n], labels[:n]) if n else (images, labels)
+
+
+def _check_two_classes(labels, config, path) -> None:
+    """A training set of one class trains to a meaningless 100%: refuse it, naming the flag."""
+    import numpy as np
+
+    found = np.unique(labels)
+    if len(found) >= 2:
+        return
+    which = f"the first {len(labels):,} training images" if config.subset else \
+        f"the {len(labels):,} training images of {path or 'MNIST'}"
+    what = f"are all labelled {found[0]}" if len(found) else "hold no image"
+    raise ConfigError(f"{'--subset' if config.subset else '--dataset'}: {which} {what}; a classifier "
+                      "needs at least two classes to learn")
 
 
 def loader_workers(setting: int, cores: int | None = None) -> int:
@@ -96,7 +117,7 @@ def _folder(config, path) -> DataBundle:
     loaders = make_loaders(path, image_size=(size, size), batch_size=config.batch_size,
                            validation_split=config.validation_split, seed=config.split_seed,
                            augment=config.augment, num_workers=loader_workers(config.num_workers),
-                           shuffle_seed=config.seed)
+                           shuffle_seed=config.seed, limits=(config.subset, config.val_subset))
     classes = list(loaders["classes"])
     return DataBundle(train=loaders["train"], val=loaders["val"], test=loaders.get("test"),
                       num_classes=len(classes), input_shape=(3, size, size), classes=classes)

@@ -18,7 +18,7 @@ from course.engine.checkpoint import RESUME_FILE, load_resume, save_resume
 from course.engine.config import RunConfig
 from course.engine.data import load_dataset
 from course.engine.device import cpu_threads_during, use_device
-from course.engine.errors import ConfigError
+from course.engine.preflight import check_before_start
 from course.engine.precision import check_amp
 from course.engine.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
 from course.engine.results import (METRIC_COLUMNS, RUN_LOG, drop_lost_epoch_lines, epoch_line, hparams,
@@ -127,10 +127,7 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     run = {"run": config.run_name(), "epochs": config.epochs}
     writes = placement.writes
     run_dir = Path(run_dir)
-    saved = read_json(run_dir / "config.json")
-    if saved is not None and (changes := config.changes_from(saved)):
-        raise ConfigError(f"{run_dir} holds a run trained with other settings ({', '.join(changes)}); "
-                          "use another --logdir, or delete that directory")
+    check_before_start(config, run_dir)   # everything a mistake could stop later (preflight.py)
     finished = read_json(run_dir / "result.json")
     if finished is not None:
         report({"event": "done", "run": run["run"], "result": finished})

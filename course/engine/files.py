@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,8 +30,10 @@ def atomic_write_bytes(path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not err.filename:   # a full disk's write names no file
+            err.filename = str(path)
         raise
 
 
@@ -64,8 +67,10 @@ def atomic_paddle_save(obj, path) -> None:
     try:
         paddle.save(obj, str(tmp))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and not err.filename:
+            err.filename = str(path)
         raise
 
 
@@ -105,3 +110,27 @@ def read_json(path, default=None):
 
         raise ConfigError(f"{path} is damaged ({err}); delete the run directory that holds it to "
                           "train that run again") from None
+
+
+def atomic_write_all(folder, write) -> None:
+    """All of a set of files or none: ``write(staging)`` writes them into a temporary folder
+    inside ``folder``, then each is renamed into ``folder``. A write that fails (a full disk)
+    leaves the files already in ``folder`` as they were, not some new and some old."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".report-", suffix=".tmp", dir=folder))
+    try:
+        write(staging)
+        for made in sorted(staging.iterdir()):
+            os.replace(made, folder / made.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_stale(folder) -> None:
+    """Remove the temporary files and folders a process killed while writing left in ``folder``."""
+    for stale in Path(folder).glob(".*.tmp"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)

@@ -161,3 +161,22 @@ def time_to_target(history: list[dict], target: float):
 
 def _finite_or_none(value):
     return value if value is not None and math.isfinite(value) else None
+
+
+# What a report and a sweep's console read from every result.json.
+RESULT_KEYS = ("run", "optimizer", "lr", "best_val_acc", "final_val_acc", "test_acc", "test_loss",
+               "epochs_run", "total_seconds", "diverged")
+
+
+def check_result(result, path) -> dict:
+    """``result`` (a result.json's JSON) if it is a run's result; else a one-line ConfigError."""
+    from course.engine.errors import ConfigError
+
+    if not isinstance(result, dict):
+        raise ConfigError(f"{path} holds a JSON {type(result).__name__}, not a run's result; delete "
+                          "that run directory to train it again")
+    missing = [key for key in RESULT_KEYS if key not in result]
+    if missing:
+        raise ConfigError(f"{path} is not a run's result (no {', '.join(missing)}); delete that run "
+                          "directory to train it again")
+    return result

@@ -34,6 +34,9 @@ def validate(config) -> None:
     for name in ("weight_decay", "subset", "val_subset", "image_size", "log_every_n_steps"):
         _at_least("--" + name.replace("_", "-"), getattr(config, name), 0)
     _at_least("--num-workers", config.num_workers, -1)   # -1: auto (course/engine/data.py)
+    for name in ("seed", "split_seed"):   # NumPy's seeds: 0 .. 2**32 - 1
+        if not 0 <= getattr(config, name) < 2 ** 32:
+            raise ConfigError(f"--{name.replace('_', '-')}: must be in [0, 2**32), got {getattr(config, name)}")
     for name in ("epochs", "batch_size"):
         _at_least("--" + name.replace("_", "-"), getattr(config, name), 1)
     if not 0 < config.validation_split < 1:
@@ -53,9 +56,13 @@ def validate(config) -> None:
         raise ConfigError(f"--amp: unknown precision {config.amp!r}; choose one of {', '.join(AMP_CHOICES)}")
     config.amp = resolve_amp(config.amp, config.device, config.model)
     if config.schedule != "constant" or config.schedule_args:
-        _flagged("--schedule", lambda _: build_schedule(
-            config.schedule, config.lr, _CHECK_STEPS_PER_EPOCH, config.epochs, **config.schedule_args),
-            config.schedule)
+        try:
+            build_schedule(config.schedule, config.lr, _CHECK_STEPS_PER_EPOCH, config.epochs,
+                           **config.schedule_args)
+        except ConfigError as err:   # the schedule's own settings are --schedule-args'
+            named = "--schedule-args" if config.schedule_args and "unknown schedule" not in str(err) \
+                else "--schedule"
+            raise ConfigError(f"{named}: {err}") from None
     callbacks_from_config(config)
     if config.reduce_lr_on_plateau and (config.schedule != "constant" or config.schedule_args):
         raise ConfigError(f"--reduce-lr-on-plateau sets the rate itself, but --schedule {config.schedule} "

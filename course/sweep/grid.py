@@ -12,6 +12,7 @@ from pathlib import Path
 
 from course.engine.config import RunConfig, setting
 from course.engine.errors import ConfigError
+from course.engine.preflight import check_folder_flag, check_seeds, check_unique
 
 
 @dataclass
@@ -43,6 +44,9 @@ class Sweep:
     def __post_init__(self):
         if self.confirm_best < 0:
             raise ConfigError(f"--confirm-best: must be >= 0 (0: off), got {self.confirm_best}")
+        check_folder_flag(self.logdir, "--logdir")
+        check_seeds(self.seeds)
+        check_unique(self.lrs, "--lrs", "learning rate")   # as a repeated optimizer is refused
         self.arms = [{"optimizer": a} if isinstance(a, str) else dict(a) for a in self.optimizers]
         if any("optimizer" not in arm for arm in self.arms):
             raise ConfigError(f"--optimizers: every arm needs an optimizer, got {self.optimizers}")

@@ -55,15 +55,16 @@ def ray_cluster(backend: str = "local", address: str = "", cpus_per_run: int = 1
     """
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: unknown backend {backend!r}; choose local or ray")
-    if backend == "local":
-        if address:
-            raise ConfigError("--address: only with --backend ray")
-        return None
-    # The flags first: a mistake in them is reported where Ray is not installed too.
+    # The flags first: a mistake in them is reported where Ray is not installed too, and under
+    # --backend local as well (a value that would be wrong with Ray is a typo here too).
     if cpus_per_run < 1:
         raise ConfigError(f"--cpus-per-run: must be >= 1, got {cpus_per_run}")
     if not (math.isfinite(gpus_per_run) and gpus_per_run >= 0):
         raise ConfigError(f"--gpus-per-run: must be >= 0 (0.5: two runs share a GPU), got {gpus_per_run}")
+    if backend == "local":
+        if address:
+            raise ConfigError("--address: only with --backend ray")
+        return None
     if address and address != "auto":
         _host_and_port(address)
     try:

@@ -11,9 +11,10 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from course.engine.files import atomic_write_csv, atomic_write_text, read_json
+from course.engine.errors import ConfigError
+from course.engine.files import atomic_write_all, atomic_write_csv, atomic_write_text, read_json
 from course.engine.progress import hms
-from course.engine.results import time_to_target
+from course.engine.results import check_result, time_to_target
 
 TABLE_COLUMNS = ["optimizer", "lr", "seeds", "best_val_acc", "best_val_acc_std", "final_val_acc",
                  "final_lr", "stopped_early", "test_acc",
@@ -28,10 +29,14 @@ def load_runs(root, names=None) -> list[dict]:
     for result_file in sorted(Path(root).glob("*/result.json")):
         if names is not None and result_file.parent.name not in names:
             continue
-        result = read_json(result_file)
+        result = check_result(read_json(result_file), result_file)
         # a result written before the key was renamed calls it 'arm'
         result.setdefault("variant", result.pop("arm", result["optimizer"]))
-        result["history"] = read_json(result_file.parent / "metrics.json", default=[])
+        history = read_json(result_file.parent / "metrics.json", default=[])
+        if not (isinstance(history, list) and all(isinstance(h, dict) for h in history)):
+            raise ConfigError(f"{result_file.parent / 'metrics.json'} is not a run's epoch list; "
+                              "delete that run directory to train it again")
+        result["history"] = history
         runs.append(result)
     return runs
 
@@ -155,17 +160,25 @@ def write_report(root, optimizer_order=None, title: str = "", names=None, target
 
     root = Path(root)
     runs = load_runs(root, names)
+    if not runs:   # empty plots and an empty table would only hide that nothing finished
+        raise ConfigError(f"{root}: no finished runs to report (a run is finished when its "
+                          "result.json is there); run the sweep without --report-only first")
     rows = summarize_groups(runs, optimizer_order, target_acc)
     table = markdown_table(rows)
     paths = {"table_md": root / "comparison.md", "table_csv": root / "comparison.csv",
              "curves": root / "curves.png", "lr_sensitivity": root / "lr_sensitivity.png",
              "heatmap": root / "heatmap.png", "table": table}
     name = title or root.name
-    paths["drawn"] = {"curves": plot_curves(runs, rows, paths["curves"], name),
-                      "lr_sensitivity": plot_lr_sensitivity(runs, rows, paths["lr_sensitivity"], name),
-                      "heatmap": plot_heatmap(rows, paths["heatmap"], name)}
-    atomic_write_csv(root / "comparison.csv", rows, TABLE_COLUMNS + ["reached_target", "target_acc"])
     parts = [f"# {name}: optimizer comparison\n", table, sections.strip() + "\n" if sections.strip() else "",
              figure_links()]
-    atomic_write_text(root / "comparison.md", "\n".join(p for p in parts if p))
+
+    def write(folder):   # all five files or none (a full disk keeps the last report whole)
+        paths["drawn"] = {
+            "curves": plot_curves(runs, rows, folder / "curves.png", name),
+            "lr_sensitivity": plot_lr_sensitivity(runs, rows, folder / "lr_sensitivity.png", name),
+            "heatmap": plot_heatmap(rows, folder / "heatmap.png", name)}
+        atomic_write_csv(folder / "comparison.csv", rows, TABLE_COLUMNS + ["reached_target", "target_acc"])
+        atomic_write_text(folder / "comparison.md", "\n".join(p for p in parts if p))
+
+    atomic_write_all(root, write)
     return paths

@@ -26,8 +26,9 @@ from course.engine.checkpoint import RESUME_FILE
 from course.engine.data import load_dataset
 from course.engine.device import WorkerPlan, cpu_threads_during, plan_workers, resolve_device
 from course.engine.errors import ConfigError
-from course.engine.files import atomic_write_json, check_writable, read_json
+from course.engine.files import atomic_write_json, check_writable, read_json, remove_stale
 from course.engine.precision import check_amp
+from course.engine.preflight import check_before_start, check_cores, has_trained
 from course.engine.progress import StatusBar, SweepProgress, on_terminal
 from course.engine.results import event_line, status_line
 from course.engine.validate import parse_jobs
@@ -74,11 +75,15 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
     """
     plan = plan_workers(parse_jobs(jobs), sweep.base.device)
     jobs = plan.jobs
+    if cluster is None:
+        check_cores("--jobs", jobs, "runs at once")
     progress = progress and not quiet
     cells = sweep.runs()
     data = load_dataset(cells[0][0], progress=progress)   # a data error is the same for every run
     check_amp(sweep.base.amp, resolve_device(sweep.base.device))
     check_writable(sweep.root, "--logdir")
+    for config, run_dir in cells:   # (the model's checks are cached: one build for the grid)
+        check_before_start(config, run_dir, identity=False)
     check_existing(cells, overwrite)
     todo = [(c, d) for c, d in cells if not (d / "result.json").exists()]
     if cluster is not None and todo:
@@ -93,8 +98,7 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
                 "<run>/train.log)")
     del data   # the runs load their own copy
     sweep.root.mkdir(parents=True, exist_ok=True)
-    for stale in sweep.root.glob(".*.tmp"):   # left by a sweep killed while writing its summary
-        stale.unlink(missing_ok=True)
+    remove_stale(sweep.root)   # left by a sweep killed while writing its summary
     atomic_write_json(sweep.root / "sweep.json", {
         "arms": sweep.arms, "lrs": sweep.lrs, "seeds": sweep.seeds, "base": sweep.base.to_dict()})
     if not resume:
@@ -200,8 +204,12 @@ def check_existing(cells, overwrite: bool = False) -> None:
     """
     stale = []
     for config, run_dir in cells:
+        if not has_trained(run_dir):   # a start that failed: no run, its folder is reused
+            continue
         saved = read_json(run_dir / "config.json")
-        if saved is not None and (changes := config.changes_from(saved)):
+        if not isinstance(saved, dict):
+            stale.append((run_dir, ["config.json missing" if saved is None else "config.json damaged"]))
+        elif changes := config.changes_from(saved):
             stale.append((run_dir, changes))
     if stale and not overwrite:
         differences = ", ".join(dict.fromkeys(c for _, changes in stale for c in changes))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import shutil
 import signal
 import threading
 import traceback
@@ -78,6 +79,7 @@ def train_logged(config, run_dir, progress: bool = False, report=None, stderr: b
     from course.engine.experiment import run_experiment
     from course.engine.results import RUN_LOG, result_line
 
+    new = not Path(run_dir).exists()
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     with open(Path(run_dir) / RUN_LOG, "a", encoding="utf-8") as log, \
             contextlib.redirect_stdout(log), \
@@ -86,6 +88,8 @@ def train_logged(config, run_dir, progress: bool = False, report=None, stderr: b
             result = run_experiment(config, run_dir, progress=progress, report=report)
         except USER_ERRORS as err:
             print(f"error: {err}", flush=True)
+            if new and not (Path(run_dir) / "config.json").exists():   # stopped before it began:
+                shutil.rmtree(run_dir, ignore_errors=True)   # no folder to trip the next command
             raise
         except Exception:   # a bug: its traceback goes where the run's story is, and on up
             traceback.print_exc(file=log)

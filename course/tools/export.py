@@ -100,6 +100,9 @@ def model_from_run(run_dir, weights=None):
     from course.engine.experiment import build_run_model
 
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DataError(f"{run_dir} is a file, not a run directory (give the folder that holds "
+                        "config.json and model.pdparams)")
     if not run_dir.is_dir():
         raise DataError(f"run directory {run_dir} does not exist")
     config = RunConfig.load(run_dir / "config.json")
@@ -204,9 +207,19 @@ def _read_meta(path: Path) -> dict:
 
 
 def first_line(err: BaseException) -> str:
-    """The first line of an exception's message (its type's name if it has none)."""
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    """The line of an exception's message that says what is wrong (its type's name if it has none).
+
+    Paddle frames the errors raised inside a program as "In user code:", then the Python lines
+    that built the failing operator, then "(InvalidArgument) what is wrong"; that last part is
+    the line to show, not the frame's heading.
+    """
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    if lines[0].rstrip(":") == "In user code":
+        said = [line for line in lines[1:] if line.startswith("(") or "Error:" in line]
+        return (said or lines[-1:])[0]
+    return lines[0]
 
 
 def export_run(run_dir=None, out=None, weights=None, dry_run: bool = False) -> tuple[dict, list, float]:

@@ -116,7 +116,9 @@ def check_args(start_lr, end_lr, num_steps, smooth=0.98, diverge_factor=4.0) -> 
     """Raise ConfigError naming the first bad range-test setting."""
     if not (math.isfinite(start_lr) and start_lr > 0):
         raise ConfigError(f"start_lr must be a number > 0, got {start_lr!r}")
-    if not (math.isfinite(end_lr) and end_lr > start_lr):
+    if not math.isfinite(end_lr):
+        raise ConfigError(f"end_lr must be a finite number, got {end_lr!r}")
+    if not end_lr > start_lr:
         raise ConfigError(f"end_lr must be greater than start_lr ({start_lr:g}), got {end_lr!r}")
     if int(num_steps) != num_steps or num_steps < 2:
         raise ConfigError(f"num_steps must be an integer >= 2, got {num_steps!r}")

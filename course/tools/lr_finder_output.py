@@ -6,6 +6,8 @@ and writes ``lr_find.png``, ``lr_find.csv`` and ``lr_find.json``; ``report`` pri
 """
 from __future__ import annotations
 
+from course.engine.errors import ConfigError
+
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,10 @@ def run_range_test(config, start_lr: float, end_lr: float, num_steps: int, out=N
     out = Path(out) if out else Path("runs/lr_find") / ("dry-run" if dry_run else "") / name
     device = use_device(config.device)
     data = load_dataset(config, progress=False)
+    images = data.sizes()[0]
+    if config.batch_size > images:   # every step would see the same images: no range test
+        raise ConfigError(f"--batch-size: {config.batch_size:,} is more than the {images:,} training "
+                          f"images; use at most {images:,} (a range test steps through batches)")
     trainer = build_training(config, data.num_classes, data.input_shape, len(data.train), progress=False)
     print(f"lr range test: {name} on {device}, {num_steps} steps of {config.batch_size} images, "
           f"lr {start_lr:g} -> {end_lr:g}")

@@ -268,21 +268,25 @@ def load_image(path, image_size=None):
 
 
 def make_loaders(root, image_size=(256, 256), batch_size=32, validation_split=0.2, seed=12,
-                 augment="none", num_workers=0, on_error="skip", drop_last=False, shuffle_seed=0):
+                 augment="none", num_workers=0, on_error="skip", drop_last=False, shuffle_seed=0,
+                 limits=(0, 0)):
     """Build train/val(/test) ``paddle.io.DataLoader``s for an image folder of either layout.
 
     Training data gets the ``augment`` preset (``data.folders.augment.AUGMENT_PRESETS``) and is
     shuffled, both drawn from ``shuffle_seed``, the epoch and the image alone
     (``data.folders.seeded``: the same batches whatever ``num_workers``, and a ``state_dict`` to
     resume from); ``seed`` is the validation split's. Validation and test are only rescaled and
-    keep file order. Returns ``dict(train=SeededLoader, val=DataLoader, test=DataLoader or None,
-    classes=[...])``.
+    keep file order. ``limits``: (training, validation) images to keep, 0 = all; the first of
+    each class in turn, so every class keeps its share (``first_of_each_class``). Returns
+    ``dict(train=SeededLoader, val=DataLoader, test=DataLoader or None, classes=[...])``.
     """
     train_transform, eval_transform = build_transforms(augment)
     common = dict(validation_split=validation_split, seed=seed, image_size=image_size,
                   on_error=on_error)
     train = ImageFolderDataset(root, "training", transform=train_transform, **common)
     val = ImageFolderDataset(root, "validation", transform=eval_transform, **common)
+    for dataset, limit, flag in ((train, limits[0], "--subset"), (val, limits[1], "--val-subset")):
+        dataset.samples = first_of_each_class(dataset.samples, limit, flag, dataset.subset, root)
     test = None
     if train.layout == "split" and "test" in detect_layout(root)[1]:
         test = ImageFolderDataset(root, "test", transform=eval_transform, **common)
@@ -295,6 +299,22 @@ def make_loaders(root, image_size=(256, 256), batch_size=32, validation_split=0.
                                     num_workers=num_workers),
                 val=loader(val), test=loader(test) if test is not None else None,
                 classes=train.classes)
+
+
+def first_of_each_class(samples, limit, flag, what, root):
+    """The first ``limit`` of ``samples`` taken a class at a time (each class's first image, then
+    each class's second, ...), in their order otherwise; all of them for 0."""
+    if not limit:
+        return samples
+    if limit > len(samples):
+        raise DataError(f"{flag}: {limit:,} is more than the {len(samples):,} {what} images in "
+                        f"{root} (0 = all of them)")
+    seen = {}
+    ranked = []
+    for index, (path, label) in enumerate(samples):
+        seen[label] = seen.get(label, 0) + 1
+        ranked.append((seen[label], index))
+    return [samples[index] for _, index in sorted(ranked)[:limit]]
 
 
 def _check_image_size(image_size):

@@ -54,8 +54,9 @@ def check_non_negative(owner: str, name: str, value, kind=int) -> None:
     ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind is int:
         ok_type = ok_type and float(value).is_integer()
-    if not ok_type or value < 0:
-        expected = "an integer >= 0" if kind is int else "a number >= 0"
+    # NaN compares false with everything, so it would pass ``value < 0``; inf would never count.
+    if not ok_type or not math.isfinite(value) or value < 0:
+        expected = "an integer >= 0" if kind is int else "a finite number >= 0"
         raise ConfigError(f"{owner}: {name} must be {expected}, got {value!r}")
 
 
