@@ -130,3 +130,21 @@ def test_a_run_killed_between_an_epochs_line_and_its_checkpoint_logs_each_epoch_
     assert [log.count(f"] epoch {n}/4:") for n in range(1, 5)] == [1, 1, 1, 1], log
     assert log.rstrip().splitlines()[-1].startswith("best val acc")   # written on after the cut
     assert len(json.loads((run_dir / "metrics.json").read_text())) == 4
+
+
+def test_an_epoch_is_reported_only_once_its_checkpoint_is_saved(tmp_path):
+    # The sweep's console shows what report gets: an epoch shown must be one a restart keeps.
+    from course.engine.checkpoint import read_checkpoint
+
+    config = RunConfig(dataset=f"mnist:{FIXTURE}", model="mlp_relu", epochs=2, subset=320, val_subset=100)
+    run_dir, seen = tmp_path / "run", []
+
+    def report(event):
+        if event["event"] == "epoch":
+            saved = read_checkpoint(run_dir / "last.pdckpt")["extra"]["trainer"]["history"]
+            seen.append((event["logs"]["epoch"], len(saved)))
+        else:
+            seen.append(event["event"])
+
+    run_experiment(config, run_dir, progress=False, report=report)
+    assert seen == ["start", (1, 1), (2, 2), "done"]
