@@ -133,11 +133,13 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     if finished is not None:
         events.done(finished)
         return finished
+
     # The device and the data first: a mistake there stops the run before it writes anything.
     device = placement.start(config.device)
     check_amp(config.amp, device)
     progress = progress and placement.writes
     data = placement.prepare(load_dataset(config, progress=progress))
+
     trainer, summary, files = open_run(config, run_dir, data, placement, progress)
     curves = VisualDL(run_dir / "vdl" if log_visualdl and placement.writes else None,
                       display_name=run_display_name(config, run_dir))
@@ -147,9 +149,10 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     threads = resume(trainer, run_dir, data.train, config.epochs)
     with cpu_threads_during(threads if device == "cpu" else None):
         result = train_and_test(config, trainer, data, device, curves)
+
     result = placement.add_to_result(result)
     result["model_summary"] = summary
-    if files:
+    if files:   # the weights, then result.json: the run is done
         files.finish(trainer, result)
         events.done(result)
     return result
