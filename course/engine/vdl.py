@@ -1,4 +1,4 @@
-"""All VisualDL writing goes through here, and does nothing when logging is off.
+"""All VisualDL writing goes through the ``VisualDL`` callback here; it does nothing when logging is off.
 
 Every run writes the same tags, so VisualDL overlays the runs of a sweep on one chart per tag
 (PaddleClas ``ppcls/utils/logger.py`` ``scaler`` does the same job). The names are chosen for the
