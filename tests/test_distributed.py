@@ -136,8 +136,8 @@ def test_distributed_trainer_keeps_the_built_trainer():
     from course.engine.trainer import Trainer
     model = paddle.nn.Linear(2, 2)
     plain = Trainer(model, paddle.optimizer.SGD(0.1, parameters=model.parameters()), seed=7)
-    adopted = DistributedTrainer.adopt(plain, 1)
-    assert adopted.model is model and adopted.seed == 7 and adopted.world_size == 1
+    wrapped = DistributedTrainer.from_trainer(plain, 1)
+    assert wrapped.model is model and wrapped.seed == 7 and wrapped.world_size == 1
 
 
 # --- (a) two real processes -------------------------------------------------------------------------

@@ -8,23 +8,22 @@ import pytest
 
 from course.engine.config import RunConfig
 from course.engine.experiment import run_experiment
+from course.engine.run_events import RunEvents
 from course.engine.trainer import Trainer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_small.npz"
 
 
 def interrupt_after_epochs(monkeypatch, k):
-    """Make Trainer.fit raise KeyboardInterrupt right after epoch k was saved, like Ctrl-C."""
-    original = Trainer.fit
+    """Make a run raise KeyboardInterrupt right after epoch k was saved and reported, like Ctrl-C."""
+    original = RunEvents.on_epoch_end   # the last callback of a run
 
-    def fit(self, train, val, epochs, on_epoch_saved=None):
-        def saved(trainer):
-            on_epoch_saved(trainer)
-            if len(trainer.history) == k:
-                raise KeyboardInterrupt
-        return original(self, train, val, epochs, on_epoch_saved=saved)
+    def on_epoch_end(self, trainer, epoch, logs):
+        original(self, trainer, epoch, logs)
+        if len(trainer.history) == k:
+            raise KeyboardInterrupt
 
-    monkeypatch.setattr(Trainer, "fit", fit)
+    monkeypatch.setattr(RunEvents, "on_epoch_end", on_epoch_end)
 
 
 def metrics(run_dir):
@@ -108,12 +107,12 @@ def test_a_resumed_run_keeps_the_thread_count_it_started_with(tmp_path, monkeypa
 def test_a_run_killed_between_an_epochs_line_and_its_checkpoint_logs_each_epoch_once(tmp_path, monkeypatch):
     # A run prints an epoch's line, then saves its checkpoint: killed in between, it resumes
     # from the epoch before and prints the lost epoch again; the log must keep that line once.
-    import course.engine.experiment as experiment
+    import course.engine.run_files as run_files
     from course.sweep.workers import train_logged
 
     config = RunConfig(dataset=f"mnist:{FIXTURE}", model="mlp_relu", epochs=4, subset=320, val_subset=100)
     run_dir = tmp_path / "run"
-    save_resume = experiment.save_resume
+    save_resume = run_files.save_resume
 
     def killed_at_epoch_3(path, trainer, train_data):
         if len(trainer.history) == 3:
@@ -121,7 +120,7 @@ def test_a_run_killed_between_an_epochs_line_and_its_checkpoint_logs_each_epoch_
         save_resume(path, trainer, train_data)
 
     with monkeypatch.context() as m:
-        m.setattr(experiment, "save_resume", killed_at_epoch_3)
+        m.setattr(run_files, "save_resume", killed_at_epoch_3)
         with pytest.raises(KeyboardInterrupt):
             train_logged(config, run_dir, stderr=False)
     assert (run_dir / "train.log").read_text().count("] epoch 3/4:") == 1   # printed, not saved
@@ -131,3 +130,21 @@ def test_a_run_killed_between_an_epochs_line_and_its_checkpoint_logs_each_epoch_
     assert [log.count(f"] epoch {n}/4:") for n in range(1, 5)] == [1, 1, 1, 1], log
     assert log.rstrip().splitlines()[-1].startswith("best val acc")   # written on after the cut
     assert len(json.loads((run_dir / "metrics.json").read_text())) == 4
+
+
+def test_an_epoch_is_reported_only_once_its_checkpoint_is_saved(tmp_path):
+    # The sweep's console shows what report gets: an epoch shown must be one a restart keeps.
+    from course.engine.checkpoint import read_checkpoint
+
+    config = RunConfig(dataset=f"mnist:{FIXTURE}", model="mlp_relu", epochs=2, subset=320, val_subset=100)
+    run_dir, seen = tmp_path / "run", []
+
+    def report(event):
+        if event["event"] == "epoch":
+            saved = read_checkpoint(run_dir / "last.pdckpt")["extra"]["trainer"]["history"]
+            seen.append((event["logs"]["epoch"], len(saved)))
+        else:
+            seen.append(event["event"])
+
+    run_experiment(config, run_dir, progress=False, report=report)
+    assert seen == ["start", (1, 1), (2, 2), "done"]

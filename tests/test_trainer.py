@@ -11,7 +11,7 @@ from course.engine.device import resolve_device
 from course.engine.errors import ConfigError
 from course.engine.experiment import build_training
 from course.engine.schedules import build_schedule
-from course.engine.trainer import Trainer
+from course.engine.trainer import Trainer, evaluate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_small.npz"
 
@@ -31,6 +31,34 @@ def test_lenet_reaches_95_percent_on_held_out_digits():
     _, test_acc = trainer.evaluate(data.test)
     assert len(history) == 3 and history[-1]["train_loss"] < history[0]["train_loss"]
     assert test_acc >= 0.95, f"LeNet reached only {test_acc:.3f} on held-out digits"
+
+
+def test_evaluate_measures_in_eval_mode_and_puts_the_model_back():
+    # mlp_keras has dropout: two passes in train mode would give two different numbers.
+    config = RunConfig(dataset=f"mnist:{FIXTURE}", model="mlp_keras", optimizer="adam", lr=0.01,
+                       epochs=1, subset=640, val_subset=200, seed=1)
+    trainer, data = make(config)
+    trainer.fit(data.train, data.val, 1)
+    model = trainer.model
+    model.train()
+    first = evaluate(model, data.val)
+    assert model.training                                     # back in the mode it was in
+    assert evaluate(model, data.val) == first == trainer.evaluate(data.val)
+    assert first == (trainer.history[-1]["val_loss"], trainer.history[-1]["val_acc"])
+    model.eval()
+    assert evaluate(model, data.val) == first and not model.training
+
+
+def test_evaluate_uses_the_loss_it_is_given():
+    # y = x: outputs 0.4, 1.6, 2.0 for labels 0, 2, 1 -> rounded 0, 2, 2: two of three right.
+    model = paddle.nn.Linear(1, 1)
+    model.weight.set_value(np.ones((1, 1), "float32"))
+    model.bias.set_value(np.zeros(1, "float32"))
+    batches = [(np.array([[0.4], [1.6]], "float32"), np.array([0, 2])), (np.array([[2.0]], "float32"), np.array([1]))]
+    loss, acc = evaluate(model, batches, loss_kind="mse")
+    assert loss == pytest.approx((0.16 + 0.16 + 1.0) / 3) and acc == pytest.approx(2 / 3)
+    with pytest.raises(ConfigError, match="loss_kind must be one of"):
+        evaluate(model, batches, loss_kind="hinge")
 
 
 def test_same_seed_gives_the_same_loss_curve():

@@ -5,6 +5,12 @@ and ``metrics.csv`` (rewritten after every epoch), ``vdl/`` (VisualDL records), 
 (everything needed to continue after an interruption), ``model.pdparams`` (the final weights) and
 ``result.json``, written last: its presence is what marks the run done, so a sweep restarted after
 Ctrl-C or kill -9 skips finished runs and continues unfinished ones from their last completed epoch.
+
+The steps, each a function here: ``finished_result`` (is the run done already?), ``open_run``
+(config.json, the trainer), ``resume`` (from last.pdckpt), ``train_and_test``; then the result is
+saved. What a run tells the world as it trains, it tells through the trainer's callbacks, added
+after the run's own: ``course.engine.vdl.VisualDL`` (the curves), ``course.engine.run_files.RunFiles``
+(the files) and ``course.engine.run_events.RunEvents`` (a sweep console's events).
 """
 from __future__ import annotations
 
@@ -14,17 +20,18 @@ from pathlib import Path
 import paddle
 from paddle.base import unique_name
 
-from course.engine.checkpoint import RESUME_FILE, load_resume, save_resume
+from course.engine.checkpoint import RESUME_FILE, load_resume
 from course.engine.config import RunConfig
 from course.engine.data import load_dataset
 from course.engine.device import cpu_threads_during, use_device
+from course.engine.files import read_json
 from course.engine.preflight import check_before_start
 from course.engine.precision import check_amp
-from course.engine.files import atomic_paddle_save, atomic_write_csv, atomic_write_json, read_json
-from course.engine.results import (METRIC_COLUMNS, RUN_LOG, drop_lost_epoch_lines, epoch_line, hparams,
-                                   summarize)
+from course.engine.results import RUN_LOG, drop_lost_epoch_lines, hparams, summarize
+from course.engine.run_events import RunEvents
+from course.engine.run_files import RunFiles
 from course.engine.trainer import Trainer
-from course.engine.vdl import VisualDLLogger, run_display_name
+from course.engine.vdl import VisualDL, run_display_name
 from course import speed
 from models.summary import format_summary
 from models.summary import summarize as summarize_model
@@ -98,11 +105,11 @@ class SingleProcess:
         """This process's view of the run's data (all of it)."""
         return data
 
-    def adopt(self, trainer: Trainer) -> Trainer:
-        """The trainer as this placement runs it (unchanged)."""
+    def wrap_trainer(self, trainer: Trainer) -> Trainer:
+        """The trainer this placement trains with (the one built, unchanged)."""
         return trainer
 
-    def annotate(self, result: dict) -> dict:
+    def add_to_result(self, result: dict) -> dict:
         """Add what this placement knows to the run's result (nothing)."""
         return result
 
@@ -115,95 +122,88 @@ def run_experiment(config: RunConfig, run_dir, progress: bool = True, log_visual
     from ``last.pdckpt``. A run directory holding other settings is an error.
 
     The details (model summary, a full line per epoch) are printed; ``report``, if given, is
-    called besides with a small plain dict at each step a sweep's console shows, in order:
-    ``{"event": "start", "run", "epoch" (epochs already done), "epochs"}``, then per epoch
-    ``{"event": "epoch", "run", "epochs", "logs"}`` (the epoch's logs, as in metrics.json),
-    ``{"event": "stopped", ...}`` (early, by a callback) or ``{"event": "diverged", ..., "reason"}``
-    after the epoch that ended the run, and ``{"event": "done", "run", "result"}``. Plain dicts
-    pickle, so a worker process can send them on (``course.sweep.workers``).
+    called besides with a small plain dict at each step a sweep's console shows
+    (``course.engine.run_events.RunEvents`` lists them). ``placement`` says where the run
+    computes and whether this process writes (default ``SingleProcess``).
     """
     placement = placement or SingleProcess()
-    report = report or (lambda event: None)
-    run = {"run": config.run_name(), "epochs": config.epochs}
-    writes = placement.writes
     run_dir = Path(run_dir)
-    check_before_start(config, run_dir)   # everything a mistake could stop later (preflight.py)
-    finished = read_json(run_dir / "result.json")
+    events = RunEvents(report if placement.writes else None, config.run_name(), config.epochs)
+    finished = finished_result(config, run_dir)
     if finished is not None:
-        report({"event": "done", "run": run["run"], "result": finished})
+        events.done(finished)
         return finished
+
     # The device and the data first: a mistake there stops the run before it writes anything.
     device = placement.start(config.device)
     check_amp(config.amp, device)
-    progress = progress and writes
+    progress = progress and placement.writes
     data = placement.prepare(load_dataset(config, progress=progress))
-    if writes:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        # A run killed while writing leaves its temporary file (never a torn result file);
-        # only this run writes here, so what is left is garbage.
-        for stale in run_dir.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
-        atomic_write_json(run_dir / "config.json", config.to_dict())
-    trainer = build_training(config, data.num_classes, data.input_shape, len(data.train),
-                             run_dir if writes else None, progress)
-    summary = summarize_model(trainer.model, data.input_shape)
-    if writes:
-        print(f"[{config.run_name()}] {format_summary(summary, config.model, data.input_shape)}", flush=True)
-    trainer = placement.adopt(trainer)
-    resume_file = run_dir / RESUME_FILE
-    threads = None
-    if resume_file.exists():
-        # The thread count it started with: its numbers depend on it (set_cpu_threads says why).
-        threads = load_resume(resume_file, trainer, data.train)
-        drop_lost_epoch_lines(run_dir / RUN_LOG, len(trainer.history), config.epochs)
+
+    trainer, summary, files = open_run(config, run_dir, data, placement, progress)
+    curves = VisualDL(run_dir / "vdl" if log_visualdl and placement.writes else None,
+                      display_name=run_display_name(config, run_dir))
+    # In this order: the checkpoint RunFiles saves holds every callback's state before it, and
+    # RunEvents reports an epoch only once it is saved.
+    trainer.callbacks += [curves] + ([files, events] if files else [])
+    threads = resume(trainer, run_dir, data.train, config.epochs)
     with cpu_threads_during(threads if device == "cpu" else None):
-        report({"event": "start", **run, "epoch": len(trainer.history)})
+        result = train_and_test(config, trainer, data, device, curves)
 
-        logger = VisualDLLogger(run_dir / "vdl" if log_visualdl and writes else None,
-                                display_name=run_display_name(config, run_dir))
-        logger.replay(trainer.history)   # a resumed run's records are rewritten whole, never appended
-        trainer.logger = logger
-
-        def save_epoch(tr: Trainer) -> None:
-            if not writes:
-                return
-            print(f"[{config.run_name()}] {epoch_line(tr.history[-1], config.epochs)}", flush=True)
-            atomic_write_json(run_dir / "metrics.json", tr.history)
-            atomic_write_csv(run_dir / "metrics.csv", tr.history, METRIC_COLUMNS)
-            save_resume(resume_file, tr, data.train)
-            # Reported once saved: an epoch the console shows is one a restarted sweep keeps.
-            report({"event": "epoch", **run, "logs": dict(tr.history[-1])})
-            if tr.diverged:
-                report({"event": "diverged", **run, "epoch": len(tr.history), "reason": tr.diverged})
-            elif tr.stop_training and len(tr.history) < config.epochs:
-                report({"event": "stopped", **run, "epoch": len(tr.history), **_stopped_by(tr)})
-
-        try:
-            trainer.fit(data.train, data.val, config.epochs, on_epoch_saved=save_epoch)
-            start = time.perf_counter()
-            test_loss, test_acc = trainer.evaluate(data.test) if data.test is not None else (None, None)
-            test_seconds = time.perf_counter() - start
-            result = placement.annotate(summarize(config, trainer, test_loss, test_acc, test_seconds, device))
-            result["model_summary"] = summary
-            if writes:
-                # The final weights (the best epoch's, if EarlyStopping restored them): what
-                # scripts/export_model.py exports. (DataParallel keeps the network in _layers.)
-                net = getattr(trainer.model, "_layers", trainer.model)
-                atomic_paddle_save(net.state_dict(), run_dir / "model.pdparams")
-            # For the HParams view, under tags of their own (trial/...) that sort after the curves.
-            logger.hparams(hparams(config), {"best_val_acc": result["best_val_acc"],
-                                             "test_acc": test_acc, "test_loss": test_loss})
-        finally:
-            logger.close()
-    if writes:
-        atomic_write_json(run_dir / "result.json", result)
-        report({"event": "done", "run": run["run"], "result": result})
+    result = placement.add_to_result(result)
+    result["model_summary"] = summary
+    if files:   # the weights, then result.json: the run is done
+        files.finish(trainer, result)
+        events.done(result)
     return result
 
 
-def _stopped_by(trainer: Trainer) -> dict:
-    """What the callback that stopped the run watched, and its best epoch (EarlyStopping's)."""
-    for cb in trainer.callbacks:
-        if getattr(cb, "stopped_epoch", 0) and hasattr(cb, "monitor"):
-            return {"monitor": cb.monitor, "best_epoch": cb.best_epoch + 1}
-    return {}
+def finished_result(config: RunConfig, run_dir: Path) -> dict | None:
+    """The saved result of the run in ``run_dir`` if it is finished, else None. First every check
+    a mistake could otherwise fail later (course/engine/preflight.py), run identity included: a
+    ConfigError if the folder holds a run with other settings."""
+    check_before_start(config, run_dir)
+    return read_json(run_dir / "result.json")
+
+
+def open_run(config: RunConfig, run_dir: Path, data, placement, progress: bool):
+    """Write the run's config.json (if this process writes), build its trainer and print the
+    model's summary; return (trainer as the placement trains it, summary, RunFiles or None)."""
+    files = None
+    if placement.writes:
+        files = RunFiles(run_dir, config.run_name(), config.epochs, data.train)
+        files.open(config.to_dict())
+    trainer = build_training(config, data.num_classes, data.input_shape, len(data.train),
+                             run_dir if files else None, progress)
+    summary = summarize_model(trainer.model, data.input_shape)
+    if files:
+        print(f"[{config.run_name()}] {format_summary(summary, config.model, data.input_shape)}", flush=True)
+    return placement.wrap_trainer(trainer), summary, files
+
+
+def resume(trainer: Trainer, run_dir: Path, train_data, epochs: int) -> int | None:
+    """Continue from ``run_dir``'s resume checkpoint, if there is one: put its state into
+    ``trainer``, its callbacks and ``train_data``; return the CPU thread count the run trained
+    with (its numbers depend on it: ``set_cpu_threads`` says why), or None."""
+    resume_file = run_dir / RESUME_FILE
+    if not resume_file.exists():
+        return None
+    threads = load_resume(resume_file, trainer, train_data)
+    drop_lost_epoch_lines(run_dir / RUN_LOG, len(trainer.history), epochs)
+    return threads
+
+
+def train_and_test(config: RunConfig, trainer: Trainer, data, device: str, curves: VisualDL) -> dict:
+    """Train the remaining epochs, evaluate on the test set (if there is one) and return the
+    run's result; its summary goes to VisualDL's HParams view, and the record file is closed."""
+    try:
+        trainer.fit(data.train, data.val, config.epochs)
+        start = time.perf_counter()
+        test_loss, test_acc = trainer.evaluate(data.test) if data.test is not None else (None, None)
+        result = summarize(config, trainer, test_loss, test_acc, time.perf_counter() - start, device)
+        # Under tags of their own (trial/...) that sort after the curves.
+        curves.summary(hparams(config), {"best_val_acc": result["best_val_acc"],
+                                         "test_acc": test_acc, "test_loss": test_loss})
+        return result
+    finally:
+        curves.close()

@@ -4,7 +4,7 @@ the one-line summary of that result, and its hyperparameters for VisualDL's HPar
 Every printout of a run goes through here, so a run is named and described the same way by a
 single run, a sweep in one process, a sweep's worker processes and the chapters. A run's
 ``train.log`` gets the full ``epoch_line``; a sweep's console gets ``event_line``, one short line
-per event ``course.engine.experiment.run_experiment`` reports, and ``status_line`` for the sweep.
+per event a run reports (``course.engine.run_events.RunEvents``), and ``status_line`` for the sweep.
 """
 from __future__ import annotations
 
@@ -67,8 +67,9 @@ def result_line(result: dict) -> str:
 def event_line(event: dict, label: str) -> str:
     """A sweep console's line for one event of the run ``label`` names ('adam lr=0.01').
 
-    The events are the plain dicts ``run_experiment`` reports (``event``: start, epoch, stopped,
-    diverged, done) and the sweep's own 'failed' (a run whose worker process died), e.g.
+    The events are the plain dicts a run reports (``course.engine.run_events.RunEvents``: start,
+    epoch, stopped, diverged, done) and the sweep's own 'failed' (a run whose worker process
+    died), e.g.
     '[adam lr=0.01] epoch 2/5  loss 0.081  val 97.9%  12.4s'.
     """
     kind = event["event"]

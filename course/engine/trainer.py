@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 
-import numpy as np
 import paddle
 import paddle.nn.functional as F
 from paddle.base import unique_name
@@ -34,6 +34,67 @@ def _tensor(batch):
     return batch if isinstance(batch, paddle.Tensor) else paddle.to_tensor(batch)
 
 
+def loss_and_correct(out, labels, loss_kind: str = "ce"):
+    """The batch's mean loss (a Tensor, for backward) and its number of correct answers.
+
+    ``loss_kind`` is one of ``LOSS_KINDS``: 'ce' (cross-entropy on logits), 'mse' (the single output
+    regresses the digit's value; an answer is correct when the rounded output is the label) or
+    'double_softmax' (the course's nets end in a softmax, and cross_entropy applies its own on top).
+    """
+    if loss_kind == "mse":
+        target = labels.astype("float32").reshape([-1, 1])
+        loss = F.mse_loss(out, target)
+        correct = (paddle.round(out).astype("int64").reshape([-1]) == labels.reshape([-1]))
+    else:
+        if loss_kind == "double_softmax":
+            out = F.softmax(out)
+        loss = F.cross_entropy(out, labels.reshape([-1, 1]))
+        correct = out.argmax(axis=1) == labels.reshape([-1])
+    return loss, correct.astype("int64").sum()
+
+
+def evaluate(model, batches, loss_kind: str = "ce", precision=None) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` on ``batches`` of (images, labels), in eval mode.
+
+    Eval mode switches dropout off and freezes batch norm's statistics; the model is put back in
+    the mode it was in. The loss is the one ``loss_kind`` names (see ``loss_and_correct``), so a
+    notebook that trains by hand measures its model exactly as a run measures its own.
+
+    Example:
+        >>> val_loss, val_acc = evaluate(model, val_loader())   # doctest: +SKIP
+    """
+    return _evaluate(model, batches, loss_kind, precision)[:2]
+
+
+@paddle.no_grad()
+def _evaluate(model, batches, loss_kind, precision) -> tuple[float, float, float]:
+    """``evaluate``'s (loss, accuracy), and the share of the most common label: what always
+    answering that class scores, as a network that stopped learning does (the divergence check's
+    "chance", ``Trainer.majority_acc``)."""
+    if loss_kind not in LOSS_KINDS:
+        raise ConfigError(f"loss_kind must be one of {', '.join(LOSS_KINDS)}, got {loss_kind!r}")
+    precision = precision if precision is not None else MixedPrecision("off")
+    was_training = model.training
+    model.eval()
+    loss_sum, correct_sum, seen = 0.0, 0, 0
+    label_counts: Counter = Counter()
+    try:
+        for images, labels in batches:
+            images, labels = _tensor(images), _tensor(labels)
+            with precision.autocast():
+                loss, correct = loss_and_correct(model(images), labels, loss_kind)
+            n = images.shape[0]
+            loss_sum += float(loss) * n
+            correct_sum += int(correct)
+            seen += n
+            label_counts.update(labels.numpy().ravel().tolist())
+    finally:
+        if was_training:   # (Layer.train takes no mode argument before Paddle 3)
+            model.train()
+    majority = max(label_counts.values(), default=0) / max(seen, 1)
+    return loss_sum / max(seen, 1), correct_sum / max(seen, 1), majority
+
+
 class Trainer:
     """Train ``model`` with ``optimizer`` on batches of (images, labels).
 
@@ -44,8 +105,9 @@ class Trainer:
             the single output regresses the digit's value, accuracy = rounded output == label) or
             'double_softmax' (the course's way: softmax on the logits, then cross_entropy's own).
         scheduler: optional ``LRScheduler`` with ``step_unit`` 'batch' or 'epoch'.
-        callbacks: objects with the hooks of ``course.engine.callbacks.base.Callback``.
-        logger: a ``course.engine.vdl.VisualDLLogger`` (or None).
+        callbacks: objects with the hooks of ``course.engine.callbacks.base.Callback``, called
+            in their order: how a run writes its files, reports its events and draws its curves
+            (``course.engine.experiment`` adds those).
         num_classes: for the divergence check's chance level.
         check_divergence: stop (and mark ``diverged``) on a NaN/Inf loss, or when validation
             accuracy is still at chance level after the first epoch -- on a small data set,
@@ -60,19 +122,19 @@ class Trainer:
             ``linear_0.w_0_moment1_0``) gets the same names in every process and a saved state
             loads back.
         log_every_n_steps: keep the loss and rate of every N-th step in the epoch's ``steps``
-            and hand them to ``logger`` (0 = none).
+            (0 = none); callbacks see ``kept=True`` in those steps' logs.
         precision: a ``course.engine.precision.MixedPrecision`` (None: float32). Its loss
             scale is part of the state a resume restores.
     """
 
-    def __init__(self, model, optimizer, loss_kind="ce", scheduler=None, callbacks=(), logger=None,
+    def __init__(self, model, optimizer, loss_kind="ce", scheduler=None, callbacks=(),
                  num_classes=10, check_divergence=True, progress=True, run_dir=None, seed=None,
                  names=None, stop_at_chance=True, log_every_n_steps=0, precision=None):
         if loss_kind not in LOSS_KINDS:
             raise ConfigError(f"loss_kind must be one of {', '.join(LOSS_KINDS)}, got {loss_kind!r}")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loss_kind, self.num_classes = loss_kind, num_classes
-        self.callbacks, self.logger = list(callbacks), logger
+        self.callbacks = list(callbacks)
         self.check_divergence, self.progress, self.run_dir = check_divergence, progress, run_dir
         self.history: list[dict] = []
         self.stop_training = False
@@ -100,19 +162,6 @@ class Trainer:
         self.optimizer.set_lr(float(value))
 
     # --- one step, one epoch, evaluation ---------------------------------------------------------
-    def _loss_and_correct(self, out, labels):
-        if self.loss_kind == "mse":
-            target = labels.astype("float32").reshape([-1, 1])
-            loss = F.mse_loss(out, target)
-            correct = (paddle.round(out).astype("int64").reshape([-1]) == labels.reshape([-1]))
-        else:
-            if self.loss_kind == "double_softmax":
-                # The course's nets end in a softmax, and cross_entropy applies its own on top.
-                out = F.softmax(out)
-            loss = F.cross_entropy(out, labels.reshape([-1, 1]))
-            correct = out.argmax(axis=1) == labels.reshape([-1])
-        return loss, correct.astype("int64").sum()
-
     def train_epoch(self, batches, epoch: int = 0) -> tuple[float, float]:
         """One pass over ``batches``; returns (mean loss, accuracy) over the samples seen."""
         self.model.train()
@@ -123,7 +172,7 @@ class Trainer:
             images, labels = _tensor(images), _tensor(labels)
             with self.precision.autocast():
                 out = self.model(images)
-                loss, correct = self._loss_and_correct(out, labels)
+                loss, correct = loss_and_correct(out, labels, self.loss_kind)
             self.precision.backward(loss)
             # The rate this step uses, read before a per-batch schedule moves on to the next one.
             lr = self.get_lr()
@@ -138,51 +187,30 @@ class Trainer:
             loss_sum += value * n
             correct_sum += int(correct)
             seen += n
-            for cb in self.callbacks:
-                cb.on_batch_end(self, self.global_step, {"loss": value, "lr": lr})
-            bar.update(1, loss=value)
             stop = not math.isfinite(value) and self.check_divergence
-            if stop or (every > 0 and self.global_step % every == 0):
-                self._log_step(value, lr)
+            kept = stop or (every > 0 and self.global_step % every == 0)
+            if kept:   # (handed to the callbacks as it happens: the VisualDL curve grows live)
+                self._epoch_points.append((self.global_step, value, lr))
+            for cb in self.callbacks:
+                cb.on_batch_end(self, self.global_step, {"loss": value, "lr": lr, "kept": kept})
+            bar.update(1, loss=value)
             if stop:
                 self.diverged = f"loss became {value} in epoch {epoch + 1}"
                 break
         bar.close()
         return loss_sum / max(seen, 1), correct_sum / max(seen, 1)
 
-    def _log_step(self, loss: float, lr: float) -> None:
-        """Keep this step's point for the epoch's ``steps`` and log it now (the curve grows live)."""
-        self._epoch_points.append((self.global_step, loss, lr))
-        if self.logger is not None:
-            self.logger.step(self.global_step, loss, lr)
-
-    @paddle.no_grad()
     def evaluate(self, batches) -> tuple[float, float]:
-        """Mean loss and accuracy of the model on ``batches``, in eval mode (no dropout, BN frozen)."""
-        self.model.eval()
-        loss_sum, correct_sum, seen = 0.0, 0, 0
-        class_counts = np.zeros(self.num_classes, dtype="int64")
-        for images, labels in batches:
-            images, labels = _tensor(images), _tensor(labels)
-            with self.precision.autocast():
-                loss, correct = self._loss_and_correct(self.model(images), labels)
-            n = images.shape[0]
-            loss_sum += float(loss) * n
-            correct_sum += int(correct)
-            seen += n
-            class_counts += np.bincount(labels.numpy().ravel(), minlength=self.num_classes)[:self.num_classes]
-        self.model.train()
-        # The accuracy of always answering the most common class: what a network that has
-        # stopped learning (dead ReLUs, constant output) scores. The divergence check's "chance".
-        self.majority_acc = class_counts.max() / max(seen, 1)
-        return loss_sum / max(seen, 1), correct_sum / max(seen, 1)
+        """Mean loss and accuracy of the model on ``batches`` (``evaluate``), noting ``majority_acc``."""
+        loss, acc, self.majority_acc = _evaluate(self.model, batches, self.loss_kind, self.precision)
+        return loss, acc
 
     # --- the loop ---------------------------------------------------------------------------------
-    def fit(self, train_batches, val_batches, epochs: int, on_epoch_saved=None) -> list[dict]:
+    def fit(self, train_batches, val_batches, epochs: int) -> list[dict]:
         """Train until ``epochs`` epochs are in ``history`` (a resumed trainer starts where it was).
 
-        ``on_epoch_saved(trainer)`` is called after each epoch's logs and callbacks, the moment to
-        write metrics and the resume checkpoint.
+        After each epoch the epoch-unit schedule steps, then every callback's ``on_epoch_end``
+        runs in order (a run's last ones save its files and report the epoch).
         """
         if epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {epochs}")
@@ -208,14 +236,10 @@ class Trainer:
                     "epoch_seconds": time.perf_counter() - start, "steps": self._epoch_points}
             self._check_divergence(epoch, logs)
             self.history.append(logs)
-            if self.logger is not None:
-                self.logger.epoch(epoch, logs)
             if self.scheduler is not None and self.scheduler.step_unit == "epoch":
                 self.scheduler.step()
             for cb in self.callbacks:
                 cb.on_epoch_end(self, epoch, logs)
-            if on_epoch_saved is not None:
-                on_epoch_saved(self)
         for cb in self.callbacks:
             cb.on_train_end(self, logs)
         return self.history

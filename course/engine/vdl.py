@@ -1,4 +1,4 @@
-"""All VisualDL writing goes through here, and does nothing when logging is off.
+"""All VisualDL writing goes through the ``VisualDL`` callback here; it does nothing when logging is off.
 
 Every run writes the same tags, so VisualDL overlays the runs of a sweep on one chart per tag
 (PaddleClas ``ppcls/utils/logger.py`` ``scaler`` does the same job). The names are chosen for the
@@ -25,6 +25,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from course.engine.callbacks.base import Callback
 from course.engine.files import read_json
 
 # epoch-log key -> VisualDL tag (in this order: train before validation inside each group)
@@ -56,23 +57,53 @@ def run_display_name(config, run_dir) -> str:
     return config.display_name() + (f" seed={config.seed}" if len(seeds) > 1 else "")
 
 
-class VisualDLLogger:
-    """Writes a run's scalars to ``logdir`` under ``display_name``; with ``logdir=None`` every call
-    is a no-op."""
+class VisualDL(Callback):
+    """Draw a run's curves in VisualDL: its kept steps live, each epoch's metrics, and a summary.
 
-    def __init__(self, logdir=None, fresh: bool = True, display_name: str = ""):
+    Why a callback: it sees every step and epoch as the trainer makes them, like the run's other
+    records. A resumed run's records are rewritten whole rather than appended to: at
+    ``on_train_begin`` the folder is emptied and the history the checkpoint restored is replayed,
+    because a record file may hold epochs the checkpoint does not (the run was killed after
+    logging them). The writer stays open after training for ``summary`` (the test numbers come
+    later); ``close`` ends it, also when the run breaks.
+
+    Example:
+        >>> curves = VisualDL(run_dir / "vdl", display_name="adam lr=0.01")   # doctest: +SKIP
+        >>> trainer.callbacks.append(curves)                                  # doctest: +SKIP
+
+    Args:
+        logdir: the folder for the record file; None makes every call a no-op (logging off).
+        display_name: the run's name on VisualDL's pages (``run_display_name``).
+    """
+
+    def __init__(self, logdir=None, display_name: str = ""):
+        self.logdir = None if logdir is None else Path(logdir)
+        self.display_name = display_name
         self.writer = None
-        if logdir is None:
+
+    def on_train_begin(self, trainer):
+        """Open a fresh record file and replay what the trainer has done (a resumed run's epochs)."""
+        if self.logdir is None:
             return
         from visualdl import LogWriter
 
-        logdir = Path(logdir)
-        if fresh and logdir.exists():
-            # A restarted run replays its history (see replay) instead of appending to a
-            # record file that may hold epochs the checkpoint does not.
-            shutil.rmtree(logdir)
-        logdir.mkdir(parents=True, exist_ok=True)
-        self.writer = LogWriter(logdir=str(logdir), display_name=display_name)
+        self.close()
+        if self.logdir.exists():
+            shutil.rmtree(self.logdir)
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        self.writer = LogWriter(logdir=str(self.logdir), display_name=self.display_name)
+        self.replay(trainer.history)
+
+    def on_batch_end(self, trainer, step, logs):
+        """Log a kept step's loss and rate at its global step (the curve grows while it trains)."""
+        if logs.get("kept"):
+            self.step(step, logs["loss"], logs["lr"])
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        """Log the epoch's metrics (``EPOCH_TAGS``) at the epoch's number, counted from 1."""
+        for key, tag in EPOCH_TAGS.items():
+            if key in logs:
+                self.scalar(tag, logs[key], epoch + 1)
 
     def scalar(self, tag: str, value, step: int) -> None:
         """Log one scalar (None values are skipped)."""
@@ -84,26 +115,19 @@ class VisualDLLogger:
         for tag, value in zip(STEP_TAGS, (loss, lr)):
             self.scalar(tag, value, step)
 
-    def epoch(self, epoch: int, logs: dict) -> None:
-        """Log one epoch's metrics; step = epoch number counted from 1."""
-        for key, tag in EPOCH_TAGS.items():
-            if key in logs:
-                self.scalar(tag, logs[key], epoch + 1)
-
     def replay(self, history: list[dict]) -> None:
-        """Log every epoch of ``history`` again, its steps first, in the order the run logged
-        them (a resumed run rewrites its records whole)."""
+        """Log every epoch of ``history`` again, its steps first, in the order the run logged them."""
         for epoch, logs in enumerate(history):
             for point in logs.get("steps", ()):
                 self.step(*point)
-            self.epoch(epoch, logs)
+            self.on_epoch_end(None, epoch, logs)
 
-    def hparams(self, hparams: dict, summary: dict) -> None:
-        """Record the run's settings and its ``summary`` (keys of ``SUMMARY_TAGS``: best_val_acc,
+    def summary(self, hparams: dict, numbers: dict) -> None:
+        """Record the run's settings and its ``numbers`` (keys of ``SUMMARY_TAGS``: best_val_acc,
         test_acc, test_loss) for VisualDL's HParams view."""
         if self.writer is None:
             return
-        metrics = {SUMMARY_TAGS[key]: value for key, value in summary.items() if value is not None}
+        metrics = {SUMMARY_TAGS[key]: value for key, value in numbers.items() if value is not None}
         for tag, value in metrics.items():
             self.scalar(tag, value, 0)
         clean = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in hparams.items()}

@@ -86,7 +86,7 @@ print(f"{len(classes)} 个类别;参数 {total:,} 个,其中可训练的 {traina
 # 卷积层的参数一个也没变,分类头的变了。
 
 # %%
-from course.engine.trainer import Trainer
+from course.engine.trainer import evaluate
 
 backbone_before = {k: v.numpy().copy() for k, v in model.backbone.state_dict().items()}
 head_before = {k: v.numpy().copy() for k, v in model.head.state_dict().items()}
@@ -98,7 +98,7 @@ for epoch in range(EPOCHS):
         loss.backward()
         opt.step()
         opt.clear_grad()
-    val_loss, val_acc = Trainer(model, opt).evaluate(loaders["val"])
+    val_loss, val_acc = evaluate(model, loaders["val"])
     print(f"epoch {epoch + 1}: loss {float(loss):.4f},验证集准确率 {val_acc:.2%}")
 backbone_unchanged = all(np.array_equal(v.numpy(), backbone_before[k]) for k, v in model.backbone.state_dict().items())
 head_changed = any(not np.array_equal(v.numpy(), head_before[k]) for k, v in model.head.state_dict().items())

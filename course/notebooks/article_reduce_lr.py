@@ -41,7 +41,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from course.chapters.article_reduce_lr import BATCH_SIZE, LR, SEED
-from course.engine.trainer import Trainer
+from course.engine.trainer import evaluate
 from data.mnist import load_data
 
 
@@ -84,7 +84,7 @@ for epoch in range(EPOCHS):
         loss.backward()
         opt.step()
         opt.clear_grad()
-    val_loss, val_acc = Trainer(model, opt).evaluate(load_data("valid", splits=splits)())
+    val_loss, val_acc = evaluate(model, load_data("valid", splits=splits)())
     hand_history.append((val_acc, opt.get_lr()))
     print(f"epoch {epoch + 1}: 验证集准确率 {val_acc:.2%},学习率 {opt.get_lr():g}")
     if val_acc > best + 1e-4:         # 改善了

@@ -72,7 +72,7 @@ val_loader = load_data("valid", batch_size=100, splits=splits)
 # `opt.clear_grad()` 清空梯度。每一轮结束在验证集上算一次准确率。
 
 # %%
-from course.engine.trainer import Trainer
+from course.engine.trainer import evaluate
 
 
 def train(model, lr=0.1, epochs=EPOCHS):
@@ -85,7 +85,7 @@ def train(model, lr=0.1, epochs=EPOCHS):
             loss.backward()                                           # 反向传播
             opt.step()                                                # 更新参数
             opt.clear_grad()                                          # 清空梯度
-        val_loss, val_acc = Trainer(model, opt).evaluate(val_loader())
+        val_loss, val_acc = evaluate(model, val_loader())
         print(f"epoch {epoch}: loss {float(loss):.4f}, 验证集准确率 {val_acc:.2%}")
     return val_acc
 

@@ -56,7 +56,7 @@ print(f"概率 {probs.numpy().round(3)},手算的交叉熵 {ce_by_hand:.4f},F.cr
 # 训练循环也一样,只换损失函数。回归的准确率是"四舍五入后的输出等于标签"的比例。
 
 # %%
-from course.engine.trainer import Trainer
+from course.engine.trainer import evaluate
 from data.mnist import load_data
 
 
@@ -86,7 +86,7 @@ for kind, outputs, loss_fn in [("mse", 1, regression_loss), ("ce", 10, F.cross_e
             loss.backward()
             opt.step()
             opt.clear_grad()
-    val_loss, hand_acc[kind] = Trainer(model, opt, loss_kind=kind).evaluate(load_data("valid", splits=splits)())
+    val_loss, hand_acc[kind] = evaluate(model, load_data("valid", splits=splits)(), loss_kind=kind)
     print(f"{kind}: 验证集损失 {val_loss:.4f},准确率 {hand_acc[kind]:.2%}")
 
 # %% [markdown]

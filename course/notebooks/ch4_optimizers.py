@@ -80,7 +80,7 @@ print(splits)
 # 看看损失下降的快慢。
 
 # %%
-from course.engine.trainer import Trainer
+from course.engine.trainer import evaluate
 
 
 def train(model, opt, epochs=EPOCHS):
@@ -95,7 +95,7 @@ def train(model, opt, epochs=EPOCHS):
             opt.clear_grad()                            # 清空梯度
             if batch_id % 100 == 0:
                 print(f"epoch {epoch}, batch {batch_id}, loss {float(loss):.4f}")
-    return Trainer(model, opt).evaluate(val_loader())   # (验证集平均损失, 准确率)
+    return evaluate(model, val_loader())   # (验证集平均损失, 准确率)
 
 
 sgd_acc = {}

@@ -150,7 +150,7 @@ class DistributedTrainer(Trainer):
     world_size = 1
 
     @classmethod
-    def adopt(cls, trainer: Trainer, world_size: int) -> "DistributedTrainer":
+    def from_trainer(cls, trainer: Trainer, world_size: int) -> "DistributedTrainer":
         """The trainer ``build_training`` made, with distributed bookkeeping."""
         new = cls.__new__(cls)
         new.__dict__.update(trainer.__dict__)
@@ -204,17 +204,18 @@ class DataParallel:
         """This rank's shard of the run's data."""
         return shard_data(data, self.rank, self.size)
 
-    def adopt(self, trainer: Trainer) -> Trainer:
-        """Wrap the model in paddle.DataParallel; only rank 0 keeps its checkpoint callback."""
+    def wrap_trainer(self, trainer: Trainer) -> Trainer:
+        """Wrap the model in paddle.DataParallel and the trainer in a DistributedTrainer; only
+        rank 0 keeps its checkpoint callback."""
         from course.engine.callbacks.model_checkpoint import ModelCheckpoint
 
         if not self.writes:  # a checkpoint callback without a run_dir would write into the cwd
             trainer.callbacks = [cb for cb in trainer.callbacks if not isinstance(cb, ModelCheckpoint)]
         if self.size > 1:
             trainer.model = paddle.DataParallel(trainer.model)  # backward() averages gradients
-        return DistributedTrainer.adopt(trainer, self.size)
+        return DistributedTrainer.from_trainer(trainer, self.size)
 
-    def annotate(self, result: dict) -> dict:
+    def add_to_result(self, result: dict) -> dict:
         """Add the number of processes and each one's share of a batch to the run's result."""
         result.update(world_size=self.size, batch_per_process=result["batch_size"] // self.size)
         return result

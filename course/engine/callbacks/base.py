@@ -76,7 +76,9 @@ class Callback:
         pass
 
     def on_batch_end(self, trainer, step, logs):
-        """Called after each optimizer step with ``logs`` {'loss', 'lr'}."""
+        """Called after each optimizer step with ``logs`` {'loss', 'lr', 'kept'}: 'kept' is True
+        for the steps the epoch's ``steps`` list keeps (every ``log_every_n_steps``-th, and one
+        whose loss was not finite)."""
         pass
 
     def on_epoch_end(self, trainer, epoch, logs):
