@@ -87,9 +87,9 @@ class RunKeeper:
         self.attempts[run] = self.attempts.get(run, 0) + 1
         run_dir = self.root / run
         sweep_file = self.root / "sweep.json"
-        beside = {"sweep.json": sweep_file.read_text(encoding="utf-8") if sweep_file.is_file() else None,
+        siblings = {"sweep.json": sweep_file.read_text(encoding="utf-8") if sweep_file.is_file() else None,
                   "runs": sorted(p.name for p in self.root.iterdir() if p.is_dir())}
-        return self.attempts[run], pack(run_dir) if run_dir.is_dir() else b"", beside
+        return self.attempts[run], pack(run_dir) if run_dir.is_dir() else b"", siblings
 
     def store(self, run: str, attempt: int, snapshot: bytes, events=()) -> bool:
         """Mirror ``snapshot`` into the run's directory, then queue ``events`` for the console.
@@ -143,6 +143,26 @@ class Superseded(Exception):
     """A newer attempt of this run has started: this one stops and writes nothing more."""
 
 
+def _this_node() -> str:
+    """'IP NODEID8': the address Ray registered this node under, as `ray status` lists it."""
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id()
+    ip = next((n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id), "?")
+    return f"{ip} {node_id[:8]}"
+
+
+def _lay_out(workdir: Path, run: str, siblings: dict, snapshot) -> None:
+    """Make ``workdir`` look like the run's --logdir: the other runs' folders and sweep.json (what
+    it reads beside its own folder), and the run's own files from its last stored epoch."""
+    for name in [*siblings["runs"], run]:
+        (workdir / name).mkdir(exist_ok=True)
+    if siblings["sweep.json"] is not None:
+        (workdir / "sweep.json").write_text(siblings["sweep.json"], encoding="utf-8")
+    if snapshot:
+        unpack(snapshot, workdir / run)
+
+
 def train_run(config_dict: dict, keeper, threads: int) -> tuple[str, str, str]:
     """The Ray task of one run: train it from its last stored epoch; (status, message, node).
 
@@ -163,11 +183,8 @@ def train_run(config_dict: dict, keeper, threads: int) -> tuple[str, str, str]:
     set_cpu_threads(threads)
     config = RunConfig.from_dict(config_dict)
     run = config.run_name()
-    attempt, snapshot, beside = ray.get(keeper.begin.remote(run))
-    node_id = ray.get_runtime_context().get_node_id()
-    # The address Ray registered the node under, as `ray status` lists it.
-    ip = next((n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id), "?")
-    node = f"{ip} {node_id[:8]}"
+    attempt, snapshot, siblings = ray.get(keeper.begin.remote(run))
+    node = _this_node()
     workdir = Path(tempfile.mkdtemp(prefix="sweep-"))
     scratch = workdir / run   # named as in --logdir, beside what it is beside there
     done_event = []
@@ -185,12 +202,7 @@ def train_run(config_dict: dict, keeper, threads: int) -> tuple[str, str, str]:
             send([event], files=event["event"] == "epoch")
 
     try:
-        for name in [*beside["runs"], run]:
-            (workdir / name).mkdir(exist_ok=True)
-        if beside["sweep.json"] is not None:
-            (workdir / "sweep.json").write_text(beside["sweep.json"], encoding="utf-8")
-        if snapshot:
-            unpack(snapshot, scratch)
+        _lay_out(workdir, run, siblings, snapshot)
         with open(scratch / "train.log", "a", encoding="utf-8") as log:
             print(f"[{run}] ray: attempt {attempt} on node {node}", file=log)
         try:

@@ -197,6 +197,19 @@ def _worker_env(card: str | None = None):
                 os.environ[key] = value
 
 
+def _check_it_had_started(worker) -> None:
+    """A worker that exits by itself before it is ready failed to start (an import error, a script
+    without a main guard): every new one would too, so the sweep stops (SweepError). One killed by
+    a signal (OOM, kill -9) fails just its run, as a running one does."""
+    code = worker.process.exitcode
+    if not worker.ready and code is not None and code >= 0:
+        raise SweepError(
+            f"a sweep worker process {worker.how_it_died()} before it was ready "
+            "(its error is printed above); if your own script calls "
+            "run_sweep(jobs > 1), put that call under "
+            "`if __name__ == \"__main__\":`, since each worker imports your script")
+
+
 def train_in_workers(cells, jobs: int, threads: int, on_event=None, cards=()):
     """Yield ``(run_dir, result, status, message)`` for each (config dict, run dir) as it ends.
 
@@ -237,16 +250,7 @@ def train_in_workers(cells, jobs: int, threads: int, on_event=None, cards=()):
                 if message is None:   # the worker died
                     workers.remove(worker)
                     worker.stop(kill=True)   # reap it, close its pipe
-                    code = worker.process.exitcode
-                    # One that exits by itself before it is ready failed to start (an import
-                    # error, a script without a main guard): every new one would too. One
-                    # killed by a signal (OOM, kill -9) fails just its run, as a running one does.
-                    if not worker.ready and code is not None and code >= 0:
-                        raise SweepError(
-                            f"a sweep worker process {worker.how_it_died()} before it was ready "
-                            "(its error is printed above); if your own script calls "
-                            "run_sweep(jobs > 1), put that call under "
-                            "`if __name__ == \"__main__\":`, since each worker imports your script")
+                    _check_it_had_started(worker)
                     yield worker.cell[1], None, FAILED, f"its worker process {worker.how_it_died()}"
                     if pending:
                         start_worker(worker.card)
