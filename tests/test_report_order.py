@@ -62,3 +62,28 @@ def test_the_confirmation_keeps_a_best_rate_that_lost_some_seeds_but_not_all():
     extra, dead = confirmation_sweep(sweep, rows)
     assert [(c.optimizer, c.lr, c.seed) for c, _ in extra.runs()] == [("sgd", 0.1, 2), ("adam", 0.01, 2)]
     assert dead == ["momentum"]
+
+
+def test_nothing_to_confirm_when_every_optimizer_diverged():
+    # Found by mutation testing: the 'every rate of every optimizer diverged' path had no test.
+    sweep = Sweep(RunConfig(dataset=f"mnist:{MNIST_SMALL_PATH}", model="mlp_relu"), ["sgd", "adam"],
+                  [0.1], seeds=[0], logdir="unused", confirm_best=1)
+    rows = [{"optimizer": o, "lr": 0.1, "seeds": 1, "diverged": 1, "best_val_acc": 0.1} for o in ("sgd", "adam")]
+    assert confirmation_sweep(sweep, rows) == (None, ["adam", "sgd"])
+
+
+def test_the_confirmation_runs_are_not_confirmed_again_and_the_verdict_shows_its_numbers():
+    from course.sweep.confirm import verdict, welch_t_test
+
+    sweep = Sweep(RunConfig(dataset=f"mnist:{MNIST_SMALL_PATH}", model="mlp_relu"), ["sgd"], [0.1],
+                  seeds=[0], logdir="unused", confirm_best=2)
+    extra, _ = confirmation_sweep(sweep, [{"optimizer": "sgd", "lr": 0.1, "seeds": 1, "diverged": 0,
+                                           "best_val_acc": 0.9}])
+    assert extra.confirm_best == 0 and extra.seeds == [1, 2]
+    # No spread at all: the sign of t says which side is ahead.
+    assert welch_t_test([0.9, 0.9], [0.8, 0.8])["t"] == float("inf")
+    assert welch_t_test([0.8, 0.8], [0.9, 0.9])["t"] == float("-inf")
+    first, second = {"optimizer": "adam", "mean": 0.982}, {"optimizer": "sgd", "mean": 0.975}
+    assert verdict(first, second, {"t": 8.5732, "df": 4.0, "p": 0.00102}) == (
+        "**adam beats sgd by 0.70 points, more than the seed noise** "
+        "(Welch's t=8.57, df=4.0, p=0.00102 < 0.05).")
