@@ -87,3 +87,26 @@ def test_the_confirmation_runs_are_not_confirmed_again_and_the_verdict_shows_its
     assert verdict(first, second, {"t": 8.5732, "df": 4.0, "p": 0.00102}) == (
         "**adam beats sgd by 0.70 points, more than the seed noise** "
         "(Welch's t=8.57, df=4.0, p=0.00102 < 0.05).")
+
+
+def test_a_table_row_says_how_many_seeds_reached_the_target_stopped_early_or_diverged():
+    # Found by mutation testing: the row's words were only checked by the slower sweep tests.
+    # adam 0.01, three seeds, target 90%, epochs of 10 s, the rate halved to 0.005 in each:
+    #   seed 0: val acc 0.5, 0.95 -> reaches 90% in epoch 2 at 20 s; stopped early
+    #   seed 1: val acc 0.92, 0.93 -> epoch 1 at 10 s
+    #   seed 2: val acc 0.5, 0.6 -> never; diverged
+    # best val acc 0.95, 0.93, 0.6: mean 0.82667, sample std sqrt(0.077267 / 2) = 0.19656;
+    # to target: epochs (2 + 1) / 2 = 1.5 and time (20 + 10) / 2 = 15 s, over 2 of the 3 seeds.
+    def seed(n, accs, early=False, diverged=False):
+        history = [{"epoch": e + 1, "val_acc": a, "epoch_seconds": 10.0, "lr": 0.005}
+                   for e, a in enumerate(accs)]
+        return {**run("adam", 0.01, n, accs[-1], diverged), "best_val_acc": max(accs),
+                "stopped_early": early, "history": history}
+
+    runs = [seed(0, [0.5, 0.95], early=True), seed(1, [0.92, 0.93]), seed(2, [0.5, 0.6], diverged=True)]
+    lines = markdown_table(summarize_groups(runs, target_acc=0.9)).splitlines()
+    assert lines[0] == ("| optimizer | lr | seeds | best val acc (mean ± std) | final val acc | final lr | "
+                        "test acc | test loss | epochs run | epochs to 90% | time to 90% | total time | "
+                        "diverged |")
+    assert lines[2] == ("| adam | 0.01 | 3 | 82.67% ± 19.66 | 82.67% | 0.005 | 82.67% | 0.1000 | "
+                        "2 (1/3 early stop) | 1.5 (2/3) | 15.0s (2/3) | 4.0s | yes (1/3) |")
