@@ -14,6 +14,7 @@ from course.engine.callbacks.early_stopping import EarlyStopping
 from course.engine.callbacks.model_checkpoint import ModelCheckpoint
 from course.engine.callbacks.reduce_lr import ReduceLROnPlateau
 from course.engine.checkpoint import load_resume, save_resume
+from course.engine.errors import ConfigError
 from course.engine.trainer import Trainer
 from tests.stub_trainer import make_model_and_optimizer, run_epochs, weights_of
 
@@ -161,3 +162,39 @@ def test_checkpoint_initial_value_threshold_in_both_modes(tmp_path):
     cb = ModelCheckpoint("best", monitor="val_loss", save_best_only=True, initial_value_threshold=0.6)
     run_epochs(StubTrainer(run_dir=tmp_path / "min"), [cb], [0.7, 0.5, 0.55, 0.4])
     assert [epoch for epoch, _ in cb.saved] == [1, 3]
+
+
+# --- survivors of mutation testing ---------------------------------------------------------------
+def test_callback_defaults_are_keras_defaults():
+    assert ReduceLROnPlateau().get_config() == {"monitor": "val_loss", "factor": 0.1, "patience": 10,
+                                                "mode": "auto", "min_delta": 1e-4, "cooldown": 0,
+                                                "min_lr": 0.0}
+    assert EarlyStopping().get_config() == {"monitor": "val_loss", "min_delta": 0.0, "patience": 0,
+                                            "mode": "auto", "baseline": None,
+                                            "restore_best_weights": False, "start_from_epoch": 0}
+
+
+def test_reduce_lr_restarts_its_count_after_a_reduction_and_when_reused(capsys):
+    from tests.stub_trainer import StubTrainer
+
+    # patience 2, no cooldown, a flat loss: e0 best; e1 wait 1; e2 wait 2 -> 0.01, wait 0;
+    # e3 wait 1; e4 wait 2 -> 0.001 (a count not restarted would reduce at e3 already).
+    trainer = StubTrainer(lr=0.1)
+    cb = ReduceLROnPlateau(patience=2, verbose=1)
+    assert run_epochs(trainer, [cb], [1.0] * 5)["lrs"] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
+    assert "Epoch 3: ReduceLROnPlateau reducing learning rate to 0.01" in capsys.readouterr().out
+    # The same instance in a new fit starts afresh: best, counters and its list of changes.
+    run_epochs(StubTrainer(lr=0.1), [cb], [5.0, 5.0])
+    assert cb.best == 5.0 and cb.wait == 1 and cb.lr_changes == []
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: EarlyStopping(patience=True), "EarlyStopping: patience must be an integer >= 0, got True"),
+    (lambda: EarlyStopping(monitor=5), "EarlyStopping: monitor must be a metric name, got 5"),
+    (lambda: ReduceLROnPlateau(min_lr=-1), "ReduceLROnPlateau: min_lr must be a number >= 0, got -1"),
+    (lambda: ReduceLROnPlateau(mode="up"), "ReduceLROnPlateau: mode must be one of auto, min, max, got 'up'"),
+])
+def test_a_bad_argument_names_the_callback_the_argument_and_the_value(make, message):
+    with pytest.raises(ConfigError) as info:
+        make()
+    assert str(info.value) == message
