@@ -60,7 +60,12 @@ class StubTrainer:
         self.optimizer.set_lr(float(value))
 
     def weights(self) -> dict:
-        return {k: v.numpy().copy() for k, v in self.model.state_dict().items()}
+        return weights_of(self.model)
+
+
+def weights_of(model) -> dict:
+    """A copy of ``model``'s parameters as numpy arrays."""
+    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
 
 def epoch_logs(epoch, lr, **values):
@@ -71,8 +76,9 @@ def epoch_logs(epoch, lr, **values):
     return logs
 
 
-def run_epochs(trainer, callbacks, values, monitor="val_loss", train=False):
-    """Play the trainer's loop over ``values`` (one monitored value per epoch).
+def run_epochs(trainer, callbacks, values, monitor="val_loss", train=False, first=0):
+    """Play the trainer's loop over ``values`` (one monitored value per epoch), numbering the
+    epochs from ``first`` (a resumed run's).
 
     Returns a dict: ``lrs`` (the rate after each epoch's callbacks), ``epochs_run``, and
     ``weights`` (a snapshot after each epoch's training, before callbacks) when ``train``.
@@ -82,14 +88,14 @@ def run_epochs(trainer, callbacks, values, monitor="val_loss", train=False):
         cb.on_train_begin(trainer)
     logs = {}
     epochs_run = 0
-    for epoch, value in enumerate(values):
+    for epoch, value in enumerate(values, start=first):
         if trainer.stop_training:
             break
         for cb in callbacks:
             cb.on_epoch_begin(trainer, epoch)
         if train:
             train_step(trainer.model, trainer.optimizer, seed=epoch)
-            weights.append(trainer.weights())
+            weights.append(weights_of(trainer.model))
         logs = epoch_logs(epoch, trainer.get_lr(), **{monitor: value})
         trainer.history.append(logs)
         for cb in callbacks:

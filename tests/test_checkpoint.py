@@ -121,3 +121,19 @@ def test_save_best_only_needs_the_monitor(tmp_path):
 def test_checkpoint_mode_argument_checked():
     with pytest.raises(ConfigError, match="'biggest'"):
         ModelCheckpoint("best", mode="biggest")
+
+
+def test_a_verbose_best_only_checkpoint_lets_a_diverging_run_end_as_diverged(tmp_path, capsys):
+    # lr 50 on the linear model: the first epoch's val_loss is inf (or NaN), so there is no best
+    # yet when the callback says what it did not improve on.
+    from course.engine.config import RunConfig
+    from course.engine.experiment import run_experiment
+    from tests.conftest import MNIST_SMALL_PATH
+
+    config = RunConfig(dataset=f"mnist:{MNIST_SMALL_PATH}", model="linear", lr=50.0, epochs=2,
+                       subset=300, val_subset=200,
+                       checkpoint="path=best,save_best_only=true,monitor=val_loss,verbose=1")
+    result = run_experiment(config, tmp_path / "run", progress=False, log_visualdl=False)
+    assert result["diverged"] and result["epochs_run"] == 1
+    assert "Epoch 1: val_loss did not improve from None" in capsys.readouterr().out
+    assert not (tmp_path / "run" / "best.pdckpt").exists()

@@ -1,5 +1,6 @@
 """Chapter 9: export a trained run, load it without the model code, predict on image files."""
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -171,3 +172,37 @@ def test_export_script_rejects_weights_of_another_model(run, tmp_path, capsys):
     assert run_main(export_script.main, [str(run["dir"]), "--weights", str(other), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(other) in err and "lenet" in err, err
+
+
+def test_predict_reads_a_digit_file_as_training_read_that_digit(run):
+    # Not a scaling constant written here: the arrays the run's data loader gave the model.
+    from course.engine.data import load_dataset
+
+    _, meta = load_exported(run["prefix"])
+    trained_on = load_dataset(RunConfig(dataset=f"mnist:{FIXTURE}"), progress=False).test.images
+    for i in range(DIGITS):
+        np.testing.assert_array_equal(read_image(run["images"] / f"{i}.png", meta),
+                                      trained_on[i].reshape(1, 28, 28))
+
+
+def test_an_image_folder_export_reads_files_at_the_runs_size_and_scale(digits, tmp_path):
+    # A run on 8x8 digit PNGs at --image-size 32 (not the default 64): the export must expect
+    # 32x32, and predict must resize and scale a file exactly as the run's loader did (bilinear,
+    # 1/255), or the model sees other numbers than it was trained on.
+    from course.engine.data import load_dataset
+    from course.engine.experiment import build_run_model
+    from course.tools.export import export_run
+
+    config = RunConfig(dataset=f"folder:{digits['split']}", model="mobilenet_v2", image_size=32)
+    data = load_dataset(config, progress=False)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    model = build_run_model(config, data.num_classes, data.input_shape, pretrained=False)
+    paddle.save(model.state_dict(), str(run_dir / "model.pdparams"))
+    meta, _, _ = export_run(run_dir)
+    assert (meta["preprocess"], meta["image_size"], meta["input_shape"]) == ("image", 32, [3, 32, 32])
+    test = data.test.dataset
+    for i in range(0, len(test), 7):
+        path, _ = test.samples[i]
+        np.testing.assert_array_equal(read_image(path, meta), test[i][0])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from course.sweep.confirm import (confirmation_markdown, confirmation_sweep, student_t_p_value, verdict,
+from course.sweep.confirm import (confirmation_markdown, confirmation_sweep, verdict,
                                   welch_t_test)
 from course.sweep.plots import accuracy_limits
 from course.sweep.report import write_report
@@ -94,10 +94,6 @@ def test_several_seeds_are_drawn_as_mean_with_a_band(tmp_path):
 
 
 def test_welch_t_test_known_answers():
-    # Student's t quantiles from the tables: 2.228 (df 10) and 12.706 (df 1) are the 5% two-sided points.
-    assert student_t_p_value(2.228, 10) == pytest.approx(0.05, abs=2e-4)
-    assert student_t_p_value(12.706, 1) == pytest.approx(0.05, abs=2e-4)
-    assert student_t_p_value(0.0, 4) == 1.0
     clear = welch_t_test([0.981, 0.983, 0.982], [0.975, 0.976, 0.974])
     assert clear["t"] == pytest.approx(8.5732, abs=1e-3) and clear["df"] == pytest.approx(4.0)
     assert clear["p"] == pytest.approx(0.00102, abs=2e-5)
@@ -106,10 +102,27 @@ def test_welch_t_test_known_answers():
     assert welch_t_test([0.9, 0.9], [0.8, 0.8])["p"] == 0.0          # no spread, different means
     with pytest.raises(ValueError, match="at least 2"):
         welch_t_test([0.9], [0.8, 0.7])
+    assert welch_t_test([0.9, 0.9], [0.9, 0.9]) == {"t": 0.0, "df": 2, "p": 1.0}
 
     arms = [{"optimizer": "adam", "mean": 0.982}, {"optimizer": "rmsprop", "mean": 0.975}]
     assert verdict(*arms, clear).startswith("**adam beats rmsprop by 0.70 points, more than the seed noise**")
     assert "within the seed noise" in verdict(*arms, overlap)
+
+
+def test_welch_t_test_weighs_unequal_spreads_and_sizes():
+    # a = 1, 2, 3: mean 2, variance 1, n 3 -> 1/3.  b = 2, 6, 10, 14, 18: mean 10, variance 40,
+    # n 5 -> 8.  t = (2 - 10) / sqrt(1/3 + 8) = -8 / sqrt(25/3) = -2.7713;
+    # Welch-Satterthwaite df = (25/3)^2 / ((1/3)^2 / 2 + 8^2 / 4) = 69.444 / 16.0556 = 4.3253.
+    # (Student's pooled test would say t = -2.108 with df 6, and p = 0.080 instead of 0.046.)
+    from scipy.stats import t as student_t
+
+    answer = welch_t_test([1, 2, 3], [2, 6, 10, 14, 18])
+    assert answer["t"] == pytest.approx(-2.77128, abs=1e-5)
+    assert answer["df"] == pytest.approx(4.32526, abs=1e-5)
+    assert answer["p"] == pytest.approx(2 * student_t.sf(2.77128, 4.32526), abs=1e-5)
+    assert answer["p"] == pytest.approx(0.0461, abs=1e-3)
+    swapped = welch_t_test([2, 6, 10, 14, 18], [1, 2, 3])
+    assert swapped["t"] == pytest.approx(2.77128, abs=1e-5) and swapped["p"] == pytest.approx(answer["p"])
 
 
 def test_comparison_md_embeds_the_figures_and_the_confirmation(tmp_path):

@@ -1,9 +1,12 @@
 """Runs that can be trusted: a run directory is reused only with the settings it was trained with,
-and a NaN or infinite monitored value means the same thing to every Keras-style callback."""
+a setting marked neutral truly cannot change what a run learns, and a NaN or infinite monitored
+value means the same thing to every Keras-style callback."""
+import dataclasses
 import json
 import math
 from pathlib import Path
 
+import paddle
 import pytest
 
 from course.chapters import ch4_optimizers
@@ -12,6 +15,8 @@ from course.engine.callbacks.early_stopping import EarlyStopping
 from course.engine.callbacks.model_checkpoint import ModelCheckpoint
 from course.engine.callbacks.reduce_lr import ReduceLROnPlateau
 from course.engine.config import RunConfig
+from course.engine.errors import ConfigError
+from course.engine.experiment import run_experiment
 from tests.stub_trainer import StubTrainer, run_epochs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_small.npz"
@@ -127,3 +132,66 @@ def test_checkpoint_never_saves_a_non_finite_value_as_best(tmp_path):
     ckpt = ModelCheckpoint("best", monitor="val_loss", save_best_only=True)
     run_epochs(StubTrainer(run_dir=tmp_path), [ckpt], [math.nan, 0.5, math.inf])
     assert [epoch for epoch, _ in ckpt.saved] == [1] and ckpt.best == 0.5
+
+
+# --- run identity, field by field --------------------------------------------------------------
+SMALL = dict(dataset=f"mnist:{FIXTURE}", model="mlp_relu", subset=256, val_subset=128, epochs=2,
+             seed=3)
+NEUTRAL = [f.name for f in dataclasses.fields(RunConfig) if f.metadata.get("neutral")]
+IDENTITY = [f.name for f in dataclasses.fields(RunConfig) if not f.metadata.get("neutral")]
+# A value each neutral field takes here that differs from SMALL's; a field newly marked neutral
+# must be added, with a value that would show it changing what is learned.
+NEUTRAL_VALUES = {"device": "cpu", "data_cache": "elsewhere", "target_acc": 0.5, "num_workers": 0,
+                  "log_every_n_steps": 1}
+
+
+def learned(run_dir) -> dict:
+    """What a run learned: its curves (not their timing or logging), its test numbers, its weights."""
+    history = json.loads((run_dir / "metrics.json").read_text())
+    result = json.loads((run_dir / "result.json").read_text())
+    weights = paddle.load(str(run_dir / "model.pdparams"))
+    return {"curves": [{k: h[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "lr")}
+                       for h in history],
+            "test": (result["test_loss"], result["test_acc"]),
+            "weights": {k: v.numpy().tolist() for k, v in weights.items()}}
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("small") / "run"
+    run_experiment(RunConfig(**SMALL), run_dir, progress=False, log_visualdl=False)
+    return learned(run_dir)
+
+
+@pytest.mark.parametrize("name", NEUTRAL)
+def test_a_neutral_setting_cannot_change_what_a_run_learns(name, small_run, tmp_path):
+    assert name in NEUTRAL_VALUES, f"{name} is marked neutral: give it a value to train with here"
+    value = NEUTRAL_VALUES[name]
+    if name == "data_cache":
+        value = str(tmp_path / value)
+    assert value != getattr(RunConfig(**SMALL), name)
+    config = RunConfig(**SMALL, **{name: value})
+    run_experiment(config, tmp_path / "run", progress=False, log_visualdl=False)
+    assert learned(tmp_path / "run") == small_run
+
+
+def other_value(value):
+    """A value of ``value``'s type that differs from it (valid or not: it is only compared)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    return {"other": 1} if isinstance(value, dict) else value + "x"
+
+
+@pytest.mark.parametrize("name", IDENTITY)
+def test_a_run_folder_trained_with_another_value_of_a_setting_is_refused(name, tmp_path):
+    # The folder holds a run whose config.json differs in this one setting: resuming it with
+    # these settings would mix two runs, so the run stops before it loads or writes anything.
+    config = RunConfig(**SMALL)
+    saved = {**config.to_dict(), name: other_value(getattr(config, name))}
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ConfigError, match=rf"trained with other settings \({name} "):
+        run_experiment(config, tmp_path / "run", progress=False, log_visualdl=False)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]

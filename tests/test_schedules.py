@@ -145,3 +145,34 @@ def test_every_schedule_has_a_step_unit_and_config():
 def test_schedule_errors(call, pattern):
     with pytest.raises(ConfigError, match=pattern):
         call()
+
+
+@pytest.mark.parametrize("after, args, end", [("polynomial", {"end_lr": 0.001}, 0.001),
+                                              ("cosine", {"eta_min": 0.002}, 0.002)])
+def test_a_warm_up_then_a_schedule_ends_where_that_schedule_ends(after, args, end):
+    # 3 epochs of 10 batches, the first 10 a warm-up: the schedule after it has the other 20
+    # batches, so at step 30 (after the run's last batch) it sits at its end value. Given all 30,
+    # it would still be a third of the way from its start: polynomial 0.1 - 0.099 x 20/30 = 0.034.
+    s = build_schedule("warmup", 0.1, steps_per_epoch=10, epochs=3, warmup_steps=10, after=after, **args)
+    alone = build_schedule(after, 0.1, steps_per_epoch=10, epochs=2, **args)
+    r, r_alone = rates(s, 31), rates(alone, 21)
+    assert r[10:] == pytest.approx(r_alone)                # the same schedule, 10 steps later
+    assert r[30] == pytest.approx(end) and r[29] > end
+
+
+def test_the_run_trains_its_last_step_at_the_schedule_after_the_warm_up(tmp_path):
+    # 256 images in batches of 64: 4 steps an epoch, 3 epochs = 12 steps, the first 4 a warm-up
+    # from 0 to 0.1 (0, 0.025, 0.05, 0.075), then polynomial from 0.1 to 0.001 over the other 8:
+    # 0.1 - 0.099 x j/8 for j = 0..7, the last step at 0.1 - 0.099 x 7/8 = 0.013375.
+    from course.engine.config import RunConfig
+    from course.engine.experiment import run_experiment
+    from tests.conftest import MNIST_SMALL_PATH
+
+    config = RunConfig(dataset=f"mnist:{MNIST_SMALL_PATH}", model="mlp_relu", lr=0.1, epochs=3,
+                       subset=256, val_subset=64, batch_size=64, log_every_n_steps=1, schedule="warmup",
+                       schedule_args={"warmup_steps": 4, "after": "polynomial", "end_lr": 0.001})
+    run_experiment(config, tmp_path / "run", progress=False, log_visualdl=False)
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    used = [lr for epoch in history for _, _, lr in epoch["steps"]]
+    expected = [0.0, 0.025, 0.05, 0.075] + [0.1 - 0.099 * j / 8 for j in range(8)]
+    assert used == pytest.approx(expected, rel=1e-6)

@@ -76,12 +76,87 @@ def test_one_job_prints_the_same_lines_as_two(parallel, serial):
     assert "\r" not in serial[0] + serial[1] and "\x1b" not in serial[0] + serial[1]
 
 
-def test_the_time_left_is_shown_and_sane(parallel):
+def test_the_time_left_is_shown_with_the_whole_sweeps_estimate_first(parallel):
     out = parallel[0]
-    left = [seconds(m) for m in re.findall(r"^sweep: .*about (.+) left$", out, flags=re.M)]
-    assert left and left[0] > 0, out                  # at least after the sweep's first epoch
-    assert all(0 <= s < 60 for s in left), left       # 4 epochs of 300 images: seconds, not hours
+    lines = out.splitlines()
+    left = [i for i, line in enumerate(lines) if re.fullmatch(r"sweep: .*, about .+ left", line)]
+    whole = [i for i, line in enumerate(lines) if re.fullmatch(
+        r"sweep: about [\d.ms ]+ in all on this machine \(estimated from the epochs timed so far\)", line)]
+    assert left and len(whole) == 1 and whole[0] < left[0], out      # said once, at the first epoch
     assert re.search(r"^sweep: 2 runs, 4 epochs in [\d.]+s$", out, flags=re.M), out
+
+
+class FakeClock:
+    """The seconds a test sets, for SweepProgress and SweepConsole."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_time_left_counts_each_runs_overhead_outside_its_epochs():
+    # Two runs of 2 epochs, one at a time. Run a: its slot is free at 0 s, it starts training at
+    # 3 (data loaded, model built), epochs of 5 s end at 8 and 13, it is done at 15 (test pass,
+    # files): 5 s outside its epochs. Run b: slot free at 15, epochs end at 23 and 28, done at 30.
+    # At 8 s only the 3 s before a's first epoch are known as overhead:
+    #   a: 1 epoch x 5 s + (3 - 3 already spent) = 5;  b: 2 x 5 + 3 = 13  -> about 18 s left
+    #   (counting epochs only said 3 x 5 = 15), the whole sweep about 8 + 18 = 26 s.
+    # At 15 s a's 5 s are measured: b: 2 x 5 + 5 = 15 s left.
+    # At 28 s b's epochs are done but not its overhead: 5 - (28 - 15 - 10) = 2 s left (not 0.0).
+    from course.sweep.runner import SweepConsole
+
+    clock, out = FakeClock(), io.StringIO()
+    a, b = RunConfig(dataset=f"mnist:{FIXTURE}", epochs=2), RunConfig(dataset=f"mnist:{FIXTURE}", epochs=2,
+                                                                       optimizer="adam")
+    with contextlib.redirect_stdout(out):
+        console = SweepConsole([(a, Path("a")), (b, Path("b"))], jobs=1, progress=False, clock=clock)
+
+        def at(seconds, event):
+            clock.now = seconds
+            console.report(event)
+
+        for config, t0 in ((a, 0.0), (b, 15.0)):
+            run = config.run_name()
+            at(t0 + 3, {"event": "start", "run": run, "epoch": 0, "epochs": 2})
+            for n in (1, 2):
+                at(t0 + 3 + 5 * n, {"event": "epoch", "run": run, "epochs": 2, "logs": {
+                    "epoch": n, "train_loss": 0.5, "val_acc": 0.9, "epoch_seconds": 5.0}})
+            if config is b:
+                assert console.tally.status()["eta"] == pytest.approx(2.0)
+            at(t0 + 15, {"event": "done", "run": run, "result": {
+                "diverged": False, "best_val_acc": 0.9, "test_acc": 0.9, "epochs_run": 2, "total_seconds": 12.0}})
+        console.finish()
+    status = [line for line in out.getvalue().splitlines() if line.startswith("sweep:")]
+    assert status == ["sweep: about 26.0s in all on this machine (estimated from the epochs timed so far)",
+                      "sweep: 0/2 runs, 1/4 epochs, 8.0s elapsed, about 18.0s left",
+                      "sweep: 1/2 runs, 2/4 epochs, 15.0s elapsed, about 15.0s left",
+                      "sweep: 2 runs, 4 epochs in 30.0s"]
+
+
+def test_two_jobs_share_the_overhead_and_a_slot_comes_free_when_a_run_ends():
+    # Three 1-epoch runs, two at a time. a and b take the two slots free at 0 s, start at 2, end
+    # their epoch (10 s) at 12, and are done at 14 and 15: 4 and 5 s outside the epoch. c takes the
+    # slot a left at 14. At 15 s: c has 1 epoch x 10 s + the mean overhead 4.5 s = 14.5 s of work,
+    # on one of the two slots (one run left).
+    clock = FakeClock()
+    p = SweepProgress({"a": 1, "b": 1, "c": 1}, jobs=2, clock=clock)
+    for t, event in [(2, {"event": "start", "run": "a", "epoch": 0}), (2, {"event": "start", "run": "b", "epoch": 0}),
+                     (12, {"event": "epoch", "run": "a", "logs": {"epoch": 1, "epoch_seconds": 10.0}}),
+                     (12, {"event": "epoch", "run": "b", "logs": {"epoch": 1, "epoch_seconds": 10.0}}),
+                     (14, {"event": "done", "run": "a", "result": {"epochs_run": 1}}),
+                     (15, {"event": "done", "run": "b", "result": {"epochs_run": 1}})]:
+        clock.now = t
+        p.update(event)
+        if t == 12 and event["run"] == "a":
+            # overhead known: a's 2 s before its epoch. a: done training, its 2 s spent -> 0;
+            # b: 1 x 10 + (2 - 2 spent) = 10; c: 1 x 10 + 2 = 12 -> 22 s of work on 2 slots
+            assert p.status()["eta"] == pytest.approx(11.0)
+    assert p.overhead() == pytest.approx(4.5) and p.status()["eta"] == pytest.approx(14.5)
+    clock.now = 16
+    p.update({"event": "start", "run": "c", "epoch": 0})
+    assert p.began["c"] == 14          # the slot a left, not b's (15) nor the start itself (16)
 
 
 def test_quiet_prints_the_table_only(tmp_path):
@@ -131,12 +206,14 @@ def test_on_a_terminal_a_bar_shows_where_the_sweep_is_and_lines_print_above_it(m
     from course.sweep import runner
 
     monkeypatch.setattr(runner, "on_terminal", lambda *streams: True)
-    out, err = io.StringIO(), io.StringIO()
+    out, err, clock = io.StringIO(), io.StringIO(), FakeClock()
     config = RunConfig(dataset=f"mnist:{FIXTURE}", epochs=2)
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        console = runner.SweepConsole([(config, Path("unused"))], jobs=1)
+        console = runner.SweepConsole([(config, Path("unused"))], jobs=1, clock=clock)
+        clock.now = 3.0
         console.report({"event": "epoch", "run": config.run_name(), "epochs": 2,
                         "logs": {"epoch": 1, "train_loss": 0.5, "val_acc": 0.9, "epoch_seconds": 3.0}})
         console.close()
-    assert out.getvalue() == "[sgd lr=0.01] epoch 1/2  loss 0.500  val 90.0%  3.0s\n"   # no status line:
+    assert out.getvalue() == ("[sgd lr=0.01] epoch 1/2  loss 0.500  val 90.0%  3.0s\n"   # no status line:
+                              "sweep: about 6.0s in all on this machine (estimated from the epochs timed so far)\n")
     assert "sweep: 0/1 runs, 1/2 epochs" in err.getvalue() and "about 3.0s left" in err.getvalue()   # the bar

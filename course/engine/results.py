@@ -106,6 +106,13 @@ def status_line(status: dict) -> str:
             f"{status['epochs']} epochs, {hms(status['elapsed'])} elapsed, {left}")
 
 
+def estimate_line(status: dict) -> str:
+    """The whole sweep's time as first estimated, from ``SweepProgress.status()``: 'sweep: about
+    9m 10s in all on this machine (estimated from the epochs timed so far)'."""
+    return (f"sweep: about {hms(status['elapsed'] + status['eta'])} in all on this machine "
+            f"(estimated from the epochs timed so far)")
+
+
 def _length(result: dict) -> str:
     return (f"{result['epochs_run']} epoch{'s' if result['epochs_run'] != 1 else ''}, "
             f"{hms(result['total_seconds'])}")

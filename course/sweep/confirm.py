@@ -12,14 +12,15 @@ t-test, and the report says in one sentence whether the winner's lead exceeds th
 Why Welch's t-test: it weighs the gap between the means against the spread of each optimizer's
 seeds *and* how many there are, without assuming equal spreads (an adaptive method and SGD
 rarely have them); "do the mean ± std intervals overlap" ignores the number of seeds, so it says
-nothing definite either way. The p-value comes from Student's t distribution, computed here with
-the regularized incomplete beta function (no scipy).
+nothing definite either way. scipy computes it (``scipy.stats.ttest_ind``).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import statistics
+
+from scipy import stats
 
 from course.engine.files import atomic_write_json, read_json
 from course.sweep.grid import Sweep
@@ -95,57 +96,22 @@ def confirm_best(sweep: Sweep, train: bool = True, **run_options) -> dict:
 
 
 def welch_t_test(a: list[float], b: list[float]) -> dict:
-    """Welch's two-sided t-test of mean(a) = mean(b), unequal variances: ``{"t", "df", "p"}``.
+    """Welch's two-sided t-test of mean(a) = mean(b), unequal variances: ``{"t", "df", "p"}``
+    (``scipy.stats.ttest_ind(equal_var=False)``).
 
-    Each sample needs two values or more. When both have no spread at all, the means either
-    agree (t=0, p=1) or differ with certainty (t=±inf, p=0).
+    Each sample needs two values or more. When both have no spread at all (seeds that agree to
+    the last digit), scipy answers NaN; here the means either agree (t=0, p=1) or differ with
+    certainty (t=±inf, p=0).
     """
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"Welch's t-test needs at least 2 values per sample, got {len(a)} and {len(b)}")
-    ma, mb = statistics.fmean(a), statistics.fmean(b)
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    if va + vb == 0:
+    if statistics.variance(a) + statistics.variance(b) == 0:
+        ma, mb = statistics.fmean(a), statistics.fmean(b)
         same = math.isclose(ma, mb)
         return {"t": 0.0 if same else math.copysign(math.inf, ma - mb), "df": len(a) + len(b) - 2,
                 "p": 1.0 if same else 0.0}
-    t = (ma - mb) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    return {"t": t, "df": df, "p": student_t_p_value(t, df)}
-
-
-def student_t_p_value(t: float, df: float) -> float:
-    """Two-sided p-value of ``t`` under Student's t distribution with ``df`` degrees of freedom:
-    P(|T| >= |t|) = I_{df/(df+t²)}(df/2, 1/2), the regularized incomplete beta function."""
-    if math.isinf(t):
-        return 0.0
-    return min(1.0, _incomplete_beta(df / 2, 0.5, df / (df + t * t)))
-
-
-def _incomplete_beta(a: float, b: float, x: float) -> float:
-    """I_x(a, b) by its continued fraction (modified Lentz; Numerical Recipes' betai/betacf)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    if x > (a + 1) / (a + b + 2):   # the fraction converges fast only below this point
-        return 1.0 - _incomplete_beta(b, a, 1.0 - x)
-    tiny = 1e-300
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                     + a * math.log(x) + b * math.log1p(-x)) / a
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 500):
-        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
-            d = 1.0 + numerator * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < 1e-15:
-            break
-    return front * h
+    answer = stats.ttest_ind(a, b, equal_var=False)
+    return {"t": float(answer.statistic), "df": float(answer.df), "p": float(answer.pvalue)}
 
 
 def verdict(first: dict, second: dict, test: dict) -> str:

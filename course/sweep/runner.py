@@ -30,7 +30,7 @@ from course.engine.files import atomic_write_json, check_writable, read_json, re
 from course.engine.precision import check_amp
 from course.engine.preflight import check_before_start, check_cores, has_trained
 from course.engine.progress import StatusBar, SweepProgress, on_terminal
-from course.engine.results import event_line, status_line
+from course.engine.results import estimate_line, event_line, status_line
 from course.engine.validate import parse_jobs
 from course.sweep.grid import Sweep
 from course.sweep.outcomes import Outcomes, write_configs
@@ -136,7 +136,9 @@ class SweepConsole:
     terminal a bar below those lines shows the epochs done and the time left; elsewhere (a
     notebook, a pipe, a CI log) a plain status line does, after the sweep's first epoch, after
     each finished run and at least every ``STATUS_EVERY`` seconds, with no carriage return or
-    control character. ``quiet`` shows nothing.
+    control character. Once the first epoch is timed, one line says how long the whole sweep
+    will take (so no document has to promise a time for a machine it has not seen). ``quiet``
+    shows nothing.
 
     Args:
         todo: the (config, run directory) pairs the sweep trains.
@@ -144,18 +146,21 @@ class SweepConsole:
         progress: draw the bar when stdout and stderr are a terminal.
         quiet: print nothing.
         several_seeds: name runs with their seed ('adam lr=0.01 seed=1').
+        clock: seconds from any fixed point (``time.monotonic``); tests give their own.
     """
 
     def __init__(self, todo, jobs: int = 1, progress: bool = True, quiet: bool = False,
-                 several_seeds: bool = False):
+                 several_seeds: bool = False, clock=time.monotonic):
         self.out, self.quiet = sys.stdout, quiet   # before a run's stdout goes to its train.log
         self.labels = {c.run_name(): c.display_name() + (f" seed={c.seed}" if several_seeds else "")
                        for c, _ in todo}
-        self.clock = SweepProgress({c.run_name(): c.epochs for c, _ in todo}, jobs)
+        self.clock = clock
+        self.tally = SweepProgress({c.run_name(): c.epochs for c, _ in todo}, jobs, clock)
         show_bar = progress and not quiet and todo and on_terminal(sys.stdout, sys.stderr)
-        status = self.clock.status()
+        status = self.tally.status()
         self.bar = StatusBar(status["epochs"], status_line(status)) if show_bar else None
         self.last_status = None   # when the last status line was printed
+        self.estimated = False    # whether the line with the whole sweep's time was printed
 
     def say(self, line: str) -> None:
         """Print ``line`` (above the bar, if there is one), unless quiet."""
@@ -168,24 +173,27 @@ class SweepConsole:
 
     def report(self, event: dict) -> None:
         """Count and show one event of a run."""
-        self.clock.update(event)
+        self.tally.update(event)
         self.say(event_line(event, self.labels.get(event["run"], event["run"])))
-        status = self.clock.status()
+        status = self.tally.status()
+        if not self.estimated and status["eta"] is not None and status["runs_done"] < status["runs"]:
+            self.estimated = True
+            self.say(estimate_line(status))
         if self.bar is not None:
             self.bar.show(status["epochs_done"], status["epochs"], status_line(status))
         elif status["runs_done"] < status["runs"] and self._status_due(event["event"]):
-            self.last_status = time.monotonic()
+            self.last_status = self.clock()
             self.say(status_line(status))
 
     def _status_due(self, kind: str) -> bool:
         return kind in ("done", "failed") or kind == "epoch" and (
-            self.last_status is None or time.monotonic() - self.last_status >= STATUS_EVERY)
+            self.last_status is None or self.clock() - self.last_status >= STATUS_EVERY)
 
     def finish(self) -> None:
         """The sweep's last line: its runs and epochs, and how long they took."""
         self.close()
-        if self.clock.planned:
-            self.say(status_line(self.clock.status()))
+        if self.tally.planned:
+            self.say(status_line(self.tally.status()))
 
     def close(self) -> None:
         """Take the bar away (after an error or Ctrl-C too)."""

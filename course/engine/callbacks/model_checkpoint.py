@@ -91,12 +91,13 @@ class ModelCheckpoint(MonitorCallback):
         path = self.resolve_path(trainer, epoch, logs)
         if self.save_best_only:
             current = self.get_monitor_value(logs)
+            # No best yet while every value so far was NaN or infinite (a diverging run).
+            before = "None" if self.best is None else f"{self.best:.5f}"
             if not self.is_improvement(current, self.best):
                 if self.verbose:
-                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {before}")
                 return
             if self.verbose:
-                before = "None" if self.best is None else f"{self.best:.5f}"
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {before} to {current:.5f}, "
                       f"saving model to {path}")
             self.best = current
