@@ -88,7 +88,7 @@ class RunKeeper:
         run_dir = self.root / run
         sweep_file = self.root / "sweep.json"
         siblings = {"sweep.json": sweep_file.read_text(encoding="utf-8") if sweep_file.is_file() else None,
-                  "runs": sorted(p.name for p in self.root.iterdir() if p.is_dir())}
+                    "runs": sorted(p.name for p in self.root.iterdir() if p.is_dir())}
         return self.attempts[run], pack(run_dir) if run_dir.is_dir() else b"", siblings
 
     def store(self, run: str, attempt: int, snapshot: bytes, events=()) -> bool:
