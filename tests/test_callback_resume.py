@@ -191,7 +191,7 @@ def test_reduce_lr_restarts_its_count_after_a_reduction_and_when_reused(capsys):
 @pytest.mark.parametrize("make, message", [
     (lambda: EarlyStopping(patience=True), "EarlyStopping: patience must be an integer >= 0, got True"),
     (lambda: EarlyStopping(monitor=5), "EarlyStopping: monitor must be a metric name, got 5"),
-    (lambda: ReduceLROnPlateau(min_lr=-1), "ReduceLROnPlateau: min_lr must be a number >= 0, got -1"),
+    (lambda: ReduceLROnPlateau(min_lr=-1), "ReduceLROnPlateau: min_lr must be a finite number >= 0, got -1"),
     (lambda: ReduceLROnPlateau(mode="up"), "ReduceLROnPlateau: mode must be one of auto, min, max, got 'up'"),
 ])
 def test_a_bad_argument_names_the_callback_the_argument_and_the_value(make, message):

@@ -14,7 +14,7 @@ from tests.conftest import MNIST_SMALL_PATH
 
 
 def run(opt, lr, seed, best, diverged=False):
-    return {"optimizer": opt, "lr": lr, "seed": seed, "best_val_acc": best, "final_val_acc": best,
+    return {"optimizer": opt, "variant": opt, "lr": lr, "seed": seed, "best_val_acc": best, "final_val_acc": best,
             "test_acc": best, "test_loss": 0.1, "epochs_run": 2, "stopped_early": False,
             "diverged": diverged, "target_acc": 0.97, "epochs_to_target": None,
             "seconds_to_target": None, "total_seconds": 4.0, "history": [{"lr": lr}]}

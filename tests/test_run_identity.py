@@ -192,6 +192,8 @@ def test_a_run_folder_trained_with_another_value_of_a_setting_is_refused(name, t
     saved = {**config.to_dict(), name: other_value(getattr(config, name))}
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    # ... and one trained epoch (a folder with config.json alone is a failed start, not a run)
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps([{"epoch": 1}]))
     with pytest.raises(ConfigError, match=rf"trained with other settings \({name} "):
         run_experiment(config, tmp_path / "run", progress=False, log_visualdl=False)
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "metrics.json"]
