@@ -15,6 +15,7 @@ into the engine. What they have in common lives here:
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ DEMO_DATA = "demo_images/digits"                 # what scripts/export_demo_imag
 EXPORT_COMMAND = "python scripts/export_demo_images.py --out demo_images"
 DRY_RUN_PER_CLASS = 8                            # images per class (per split folder) in a dry run
 DRY_RUN_IMAGE_SIZE = 32
+VISUALDL_HOST, VISUALDL_PORT = "127.0.0.1", 8040   # loopback: the runs are not served to the network
 
 
 def sweep_flags(cl, seeds=None, jobs: bool = True) -> None:
@@ -178,6 +180,22 @@ def print_where(table_md, table_csv, plots, vdl_dirs) -> None:
     print(f"table:  {table_md}  (CSV: {Path(table_csv).name})")
     if plots:
         print("plots:  " + "  ".join(str(p) for p in plots))
+    command, address = visualdl_lines(vdl_dirs)
+    # Each on a line of its own, nothing after it: a learner pastes the command line whole (its
+    # words are all VisualDL's arguments) and opens the address; prose on either line would be
+    # pasted with it ("unrecognized arguments").
+    print("VisualDL: start it with the next line, then open the address below it in a browser")
+    print(command)
+    print(address)
+
+
+def visualdl_lines(vdl_dirs) -> tuple[str, str]:
+    """(the shell command that serves ``vdl_dirs`` in VisualDL, the address of its Scalars page).
+
+    Printed rather than started for the learner: the sweep ends and hands back the terminal, and
+    on a remote machine (AI Studio, a server over ssh) a browser opened here would open in the
+    wrong place; VisualDL's own ``open_browser`` is not on its command line either.
+    """
     # --language en: without it VisualDL 2.5.3 answers HTTP 500 to every browser (and curl)
     # that asks for neither English nor Chinese -- it sets its language cookie to None, which
     # every werkzeug version refuses -- so the page would not open in, say, a German browser.
@@ -186,8 +204,9 @@ def print_where(table_md, table_csv, plots, vdl_dirs) -> None:
     # The Scalars page's own address: VisualDL's front page goes to the first page its data
     # has answered for at that moment, and while a sweep's records load that is mostly the
     # HParams or the empty Graphs page (11 of 12 starts on a 15-run sweep).
-    print(f"VisualDL: {visualdl_command()} --logdir {' '.join(str(d) for d in vdl_dirs)} "
-          "--host 127.0.0.1 --port 8040 --language en   then open http://127.0.0.1:8040/app/scalar")
+    command = [visualdl_command(), "--logdir", *(str(d) for d in vdl_dirs),
+               "--host", VISUALDL_HOST, "--port", str(VISUALDL_PORT), "--language", "en"]
+    return shlex.join(command), f"http://{VISUALDL_HOST}:{VISUALDL_PORT}/app/scalar"
 
 
 def visualdl_command() -> str:
