@@ -1,21 +1,14 @@
 """scripts/seed_spread.py: per cell the mean and spread over seeds, the cells at the edge of
 divergence marked by each of the three rules (and not below the threshold), each optimizer's best
-rate seed by seed; on synthetic sweep folders written as a sweep writes them, and on a real one."""
-import json
-from pathlib import Path
-
+rate seed by seed; on synthetic sweep folders written as a sweep writes them, and in a real sweep's
+ending."""
 import pytest
 
 from course.cli import run_main
-from course.engine.config import RunConfig
 from course.engine.errors import ConfigError
-from course.sweep.grid import Sweep
 from course.sweep.report import load_runs
-from course.sweep.runner import run_sweep
 from course.sweep.spread import best_rates, cell_spread, main
 from tests.test_report_figures import write_run
-
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mnist_small.npz"
 
 
 def sweep(root, cells):
@@ -110,14 +103,24 @@ def test_dry_run_marks_its_edge_cell(capsys):
     assert len(rows) == 1 and "**edge**: 1/3 seeds diverged" in rows[0]
 
 
-def test_it_reads_what_a_real_sweep_writes(tmp_path):
-    base = RunConfig(dataset=f"mnist:{FIXTURE}", model="mlp_relu", epochs=1, subset=300, val_subset=200)
-    real = Sweep(base, optimizers=["sgd"], lrs=[0.1], seeds=[0, 1], logdir=str(tmp_path))
-    run_sweep(real, jobs=1, progress=False)
-    runs = load_runs(real.root)
-    row, = cell_spread(runs)
-    assert row["seeds"] == [0, 1] and row["diverged"] == 0
-    finals = sorted(100 * json.loads((real.root / r["run"] / "result.json").read_text())["final_val_acc"]
-                    for r in runs)
-    assert (row["low"], row["high"]) == (pytest.approx(finals[0]), pytest.approx(finals[1]))
-    assert finals[0] != finals[1]                           # two seeds, two different runs
+def test_a_sweep_with_several_seeds_reports_its_spread(tmp_path):
+    """The chapters' ending: comparison.md gets the spread section, the console names the edge
+    cells; with one seed neither appears."""
+    from tests.test_sweep_progress import sweep_output
+
+    out, _ = sweep_output(tmp_path / "two", "--seeds", "0,1", "--epochs", "1", "--jobs", "1")
+    root, = (tmp_path / "two").iterdir()
+    runs = load_runs(root)                                  # real result.json files, read back
+    finals = sorted(100 * r["final_val_acc"] for r in runs if r["optimizer"] == "sgd")
+    sgd = rows_by_cell(runs)["sgd", 0.01]
+    assert sgd["seeds"] == [0, 1] and (sgd["low"], sgd["high"]) == tuple(map(pytest.approx, finals))
+    report = (root / "comparison.md").read_text(encoding="utf-8")
+    assert "## Over seeds: how far the numbers carry" in report
+    assert "| sgd | 0.01 | 2 |" in report and "| adam | 0.01 | 2 |" in report
+    edges = [r for r in cell_spread(runs) if r["reasons"]]
+    assert ("at the edge of divergence" in out) == bool(edges)
+    assert all(f"{r['optimizer']} lr=0.01 ({'; '.join(r['reasons'])})" in out for r in edges)
+    out, _ = sweep_output(tmp_path / "one", "--epochs", "1", "--jobs", "1")
+    root, = (tmp_path / "one").iterdir()
+    assert "Over seeds" not in (root / "comparison.md").read_text(encoding="utf-8")
+    assert "at the edge of divergence" not in out

@@ -144,6 +144,7 @@ def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None)
     from course.sweep.report import load_runs, write_report
     from course.sweep.ray_cluster import ray_cluster
     from course.sweep.runner import check_existing, run_sweep
+    from course.sweep.spread import spread_section
 
     cells = sweep.runs()
     cluster = ray_cluster(*(getattr(args, name, Launch.__dataclass_fields__[name].default)
@@ -157,8 +158,12 @@ def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None)
     names = [config.run_name() for config, _ in cells]
     confirmation = confirm_best(sweep, train=not args.report_only, **options) if sweep.confirm_best else {}
     names += confirmation.get("names", [])
+    # Several seeds show which cells another machine will not repeat (docs/results.md).
+    spread = (spread_section(load_runs(sweep.root, names)) if len(sweep.seeds) > 1
+              else {"markdown": "", "line": ""})
     paths = write_report(sweep.root, sweep.optimizers, title=title, names=names,
-                         target_acc=sweep.base.target_acc, sections=confirmation.get("markdown", ""))
+                         target_acc=sweep.base.target_acc,
+                         sections=confirmation.get("markdown", "") + "\n" + spread["markdown"])
     by_name = {run["run"]: run for run in load_runs(sweep.root, names)}
     paths["runs"] = [by_name[name] for name in names if name in by_name]
     paths["confirmation"] = confirmation
@@ -169,6 +174,8 @@ def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None)
     print(paths["table"])
     if confirmation:
         print(confirmation["markdown"])
+    if spread["line"]:
+        print(spread["line"])
     if not args.quiet:
         print_where(paths["table_md"], paths["table_csv"],
                     [paths["curves"], paths["lr_sensitivity"], paths["heatmap"]], [sweep.root])

@@ -120,6 +120,17 @@ def spread_markdown(rows: list[dict], rates: dict, metric: str, edge: float) -> 
     return "\n".join(lines) + "\n"
 
 
+def spread_section(runs: list[dict], metric: str = "final_val_acc", edge: float = EDGE_POINTS) -> dict:
+    """For a sweep's report when it has several seeds: ``{'markdown': a comparison.md section with
+    the spread table, 'line': one console line naming the cells at the edge ('' if none)}``."""
+    rows = cell_spread(runs, metric, edge)
+    table = spread_markdown(rows, best_rates(runs, metric), metric, edge)
+    markdown = ("## Over seeds: how far the numbers carry\n\n" + table + "\nA cell marked edge will not "
+                "repeat its number on another machine (docs/results.md).\n")
+    edges = [f"{r['optimizer']} lr={r['lr']:g} ({'; '.join(r['reasons'])})" for r in rows if r["reasons"]]
+    line = "at the edge of divergence (see comparison.md): " + ", ".join(edges) if edges else ""
+    return {"markdown": markdown, "line": line}
+
 def write_demo_sweep(root) -> Path:
     """A made-up three-seed sweep of two optimizers as a sweep leaves it (result.json per run), for
     ``--dry-run``: one healthy cell, one at the edge, one where one seed of three diverged."""
