@@ -72,6 +72,7 @@ def test_the_command_prints_and_writes_the_table(tmp_path, capsys):
     assert lines[0].startswith("| optimizer | lr | seeds | final val acc (%, mean ± std) |")
     assert lines[2] == ("| sgd | 0.1 | 2 | 98.00 ± 1.41 | 97.00 – 99.00 | 0.00 | 0/2 | "
                         "**edge**: seeds span 2.00 points |")
+    assert lines[3] == "| sgd | 0.01 | 1 | 96.00 | 96.00 – 96.00 | 0.00 | 0/1 | no |"     # one seed: no ±
     assert lines[4] == "| adam | 0.1 | 1 | — | — | — | 1/1 | diverged |"
     assert "- sgd: 0.1 (seeds 0, 1) (the same in every seed)" in lines
 

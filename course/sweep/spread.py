@@ -16,8 +16,10 @@ A cell is at the edge (``EDGE_POINTS``, change it with ``--edge``) when
 
 Why 1 point: the validation set has 10,000 images, so a point is 100 images and the binomial
 standard error of a ~97% accuracy is 0.17 points: 1 point is about 6 of them, beyond what the
-evaluation itself scatters; the default sweep's healthy cells agree across runs and seeds to a
-few tenths, while the cells that moved on another CPU moved by 1.3 and 3.1 points.
+evaluation itself scatters. Three seeds of the default sweep's Momentum and RMSProp at 0.1 and 0.01
+(docs/results.md) spanned 0.28 to 0.67 points in the cells that trained, and RMSProp 0.1 diverged
+in two seeds of three; the cells that moved on another CPU moved by 1.3 and 3.1 points. The mark
+is a lower bound: a cell just under it (Momentum 0.1, 0.67 points here) can still move by more.
 
 Reads only the runs' ``result.json`` (``course.sweep.report.load_runs``); trains nothing.
 """
@@ -41,8 +43,8 @@ METRICS = ("final_val_acc", "best_val_acc", "test_acc")
 
 def cell_spread(runs: list[dict], metric: str = "final_val_acc", edge: float = EDGE_POINTS) -> list[dict]:
     """One row per (optimizer, lr), in the registry's order, rates falling: the metric over the
-    seeds that did not diverge (percent points: mean, std, low, high), how many diverged, and why
-    the cell is at the edge (``reasons``, empty when it is not)."""
+    seeds that did not diverge (percent points: mean, std (None below two), low, high), how many
+    diverged, and why the cell is at the edge (``reasons``, empty when it is not)."""
     if metric not in METRICS:
         raise ConfigError(f"--metric: unknown metric {metric!r}; choose from: {', '.join(METRICS)}")
     cells = defaultdict(list)
@@ -57,7 +59,7 @@ def cell_spread(runs: list[dict], metric: str = "final_val_acc", edge: float = E
         row = {"optimizer": opt, "lr": lr, "seeds": sorted(m["seed"] for m in members),
                "diverged": sum(bool(m["diverged"]) for m in members),
                "mean": statistics.fmean(values) if values else None,
-               "std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else None,
+               "std": statistics.stdev(values) if len(values) > 1 else None,    # one value: no spread
                "low": min(values, default=None), "high": max(values, default=None),
                "drop": statistics.fmean(drops) if drops else None}
         row["reasons"] = edge_reasons(row, edge)
@@ -106,7 +108,8 @@ def spread_markdown(rows: list[dict], rates: dict, metric: str, edge: float) -> 
         n = len(r["seeds"])
         verdict = ("diverged" if r["diverged"] == n else
                    "**edge**: " + "; ".join(r["reasons"]) if r["reasons"] else "no")
-        mean = "—" if r["mean"] is None else f"{r['mean']:.2f} ± {r['std']:.2f}"
+        spread = "" if r["std"] is None else f" ± {r['std']:.2f}"
+        mean = "—" if r["mean"] is None else f"{r['mean']:.2f}{spread}"
         span = "—" if r["mean"] is None else f"{r['low']:.2f} – {r['high']:.2f}"
         lines.append(f"| {r['optimizer']} | {r['lr']:g} | {n} | {mean} | {span} | {_points(r['drop'])} | "
                      f"{r['diverged']}/{n} | {verdict} |")
