@@ -54,20 +54,21 @@ def test_sensitivity_axis_fits_the_real_spread_not_the_diverged_run(tmp_path):
     grid(tmp_path)
     drawn = write_report(tmp_path, ORDER)["drawn"]["lr_sensitivity"]
     bottom, top = drawn["ylim"]
-    assert drawn["diverged"] == [("adam", 0.1, 0.1)]
-    assert 0.85 < drawn["floor"] < 0.89 and 0.98 < top <= 1.0       # the good runs fill the axis
-    assert bottom > 0.8      # the run at 10% sits in a strip below the break, not at 0.1 on the axis
+    assert drawn["diverged"] == [("adam", 0.1, 10.0)]                 # percent points, as drawn
+    assert 85 < drawn["floor"] < 89 and 98 < top <= 100              # the good runs fill the axis
+    assert bottom > 80       # the run at 10% sits in a strip below the break, not at 10 on the axis
     # The strip is all the diverged run costs: without it the axis is the same above the floor.
-    assert accuracy_limits(FINAL.values()) == (drawn["floor"], drawn["floor"], top)
-    assert accuracy_limits(FINAL.values(), diverged=True) == (bottom, drawn["floor"], top)
+    finals = [100 * acc for acc in FINAL.values()]
+    assert accuracy_limits(finals) == (drawn["floor"], drawn["floor"], top)
+    assert accuracy_limits(finals, diverged=True) == (bottom, drawn["floor"], top)
 
 
-def test_accuracy_limits_stay_within_0_and_1_and_never_collapse():
-    assert accuracy_limits([0.995, 0.999])[2] == 1.0
-    low, floor, top = accuracy_limits([0.9, 0.9])
-    assert low == floor and top - floor == pytest.approx(0.02)          # one value: a 2-point window
-    assert accuracy_limits([]) == (0.0, 0.0, 1.0)
-    assert accuracy_limits([0.5, math.nan, None, 0.6]) == accuracy_limits([0.5, 0.6])
+def test_accuracy_limits_stay_within_0_and_100_and_never_collapse():
+    assert accuracy_limits([99.5, 99.9])[2] == 100.0
+    low, floor, top = accuracy_limits([90.0, 90.0])
+    assert low == floor and top - floor == pytest.approx(2.0)           # one value: a 2-point window
+    assert accuracy_limits([]) == (0.0, 0.0, 100.0)
+    assert accuracy_limits([50.0, math.nan, None, 60.0]) == accuracy_limits([50.0, 60.0])
 
 
 def test_heat_map_and_sensitivity_pngs_are_written_with_every_cell(tmp_path):

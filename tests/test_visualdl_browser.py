@@ -11,9 +11,7 @@ import contextlib
 import io
 import json
 import os
-import re
 import select
-import shlex
 import shutil
 import signal
 import socket
@@ -29,6 +27,7 @@ from course.chapters.common import print_where
 from course.engine.config import RunConfig
 from course.sweep.grid import Sweep
 from course.sweep.runner import run_sweep
+from tests.test_visualdl_line import printed_visualdl
 
 pytestmark = pytest.mark.slow
 
@@ -78,10 +77,8 @@ def visualdl(sweep_root, tmp_path_factory):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         print_where("table.md", "table.csv", [], [sweep_root])
-    printed = re.search(r"^VisualDL: (.+?)\s+then open (\S+)$", out.getvalue(), re.M)
-    assert printed, out.getvalue()
-    command = shlex.split(printed[1])
-    assert printed[2] == "http://127.0.0.1:" + command[command.index("--port") + 1] + "/app/scalar"
+    command, address = printed_visualdl(out.getvalue())
+    assert address == "http://127.0.0.1:" + command[command.index("--port") + 1] + "/app/scalar"
     with socket.socket() as s:                     # a free loopback port
         s.bind(("127.0.0.1", 0))
         command[command.index("--port") + 1] = port = str(s.getsockname()[1])

@@ -11,8 +11,6 @@ instances (``getInstanceByDom``), through the ECharts module VisualDL's bundle l
 """
 import contextlib
 import io
-import re
-import shlex
 import socket
 import subprocess
 import time
@@ -25,6 +23,7 @@ from course.engine.config import RunConfig
 from course.sweep.grid import Sweep
 from course.sweep.runner import run_sweep
 from tests.test_visualdl_browser import CHROMIUM, browser, http, stop  # noqa: F401 (browser: a fixture)
+from tests.test_visualdl_line import printed_visualdl
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mnist_small.npz"
 # The default sweep's longest names (its optimizers at its smallest and largest rate).
@@ -59,8 +58,7 @@ def printed_page(sweep_root, tmp_path_factory):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         print_where("table.md", "table.csv", [], [sweep_root])
-    command, page = re.search(r"^VisualDL: (.+?)\s+then open (\S+)$", out.getvalue(), re.M).groups()
-    command = shlex.split(command)
+    command, page = printed_visualdl(out.getvalue())
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = str(s.getsockname()[1])

@@ -14,6 +14,7 @@ into the engine. What they have in common lives here:
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from models.errors import ModelError
 DEMO_DATA = "demo_images/digits"                 # what scripts/export_demo_images.py writes by default
 EXPORT_COMMAND = "python scripts/export_demo_images.py --out demo_images"
 DRY_RUN_IMAGE_SIZE = 32
+VISUALDL_HOST, VISUALDL_PORT = "127.0.0.1", 8040   # loopback: the runs are not served to the network
 
 
 def sweep_flags(cl, seeds=None, jobs: bool = True) -> None:
@@ -139,6 +141,7 @@ def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None)
     from course.sweep.report import load_runs, write_report
     from course.sweep.ray_cluster import ray_cluster
     from course.sweep.runner import check_existing, run_sweep
+    from course.sweep.spread import spread_section
 
     cells = sweep.runs()
     cluster = ray_cluster(*(getattr(args, name, Launch.__dataclass_fields__[name].default)
@@ -152,8 +155,12 @@ def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None)
     names = [config.run_name() for config, _ in cells]
     confirmation = confirm_best(sweep, train=not args.report_only, **options) if sweep.confirm_best else {}
     names += confirmation.get("names", [])
+    # Several seeds show which cells another machine will not repeat (docs/results.md).
+    spread = (spread_section(load_runs(sweep.root, names)) if len(sweep.seeds) > 1
+              else {"markdown": "", "line": ""})
     paths = write_report(sweep.root, sweep.optimizers, title=title, names=names,
-                         target_acc=sweep.base.target_acc, sections=confirmation.get("markdown", ""))
+                         target_acc=sweep.base.target_acc,
+                         sections=confirmation.get("markdown", "") + "\n" + spread["markdown"])
     by_name = {run["run"]: run for run in load_runs(sweep.root, names)}
     paths["runs"] = [by_name[name] for name in names if name in by_name]
     paths["confirmation"] = confirmation
@@ -164,6 +171,8 @@ def run_and_report(sweep: Sweep, args, title: str, what: str = "", summary=None)
     print(paths["table"])
     if confirmation:
         print(confirmation["markdown"])
+    if spread["line"]:
+        print(spread["line"])
     if not args.quiet:
         print_where(paths["table_md"], paths["table_csv"],
                     [paths["curves"], paths["lr_sensitivity"], paths["heatmap"]], [sweep.root])
@@ -175,6 +184,22 @@ def print_where(table_md, table_csv, plots, vdl_dirs) -> None:
     print(f"table:  {table_md}  (CSV: {Path(table_csv).name})")
     if plots:
         print("plots:  " + "  ".join(str(p) for p in plots))
+    command, address = visualdl_lines(vdl_dirs)
+    # Each on a line of its own, nothing after it: a learner pastes the command line whole (its
+    # words are all VisualDL's arguments) and opens the address; prose on either line would be
+    # pasted with it ("unrecognized arguments").
+    print("VisualDL: start it with the next line, then open the address below it in a browser")
+    print(command)
+    print(address)
+
+
+def visualdl_lines(vdl_dirs) -> tuple[str, str]:
+    """(the shell command that serves ``vdl_dirs`` in VisualDL, the address of its Scalars page).
+
+    Printed rather than started for the learner: the sweep ends and hands back the terminal, and
+    on a remote machine (AI Studio, a server over ssh) a browser opened here would open in the
+    wrong place; VisualDL's own ``open_browser`` is not on its command line either.
+    """
     # --language en: without it VisualDL 2.5.3 answers HTTP 500 to every browser (and curl)
     # that asks for neither English nor Chinese -- it sets its language cookie to None, which
     # every werkzeug version refuses -- so the page would not open in, say, a German browser.
@@ -183,8 +208,9 @@ def print_where(table_md, table_csv, plots, vdl_dirs) -> None:
     # The Scalars page's own address: VisualDL's front page goes to the first page its data
     # has answered for at that moment, and while a sweep's records load that is mostly the
     # HParams or the empty Graphs page (11 of 12 starts on a 15-run sweep).
-    print(f"VisualDL: {visualdl_command()} --logdir {' '.join(str(d) for d in vdl_dirs)} "
-          "--host 127.0.0.1 --port 8040 --language en   then open http://127.0.0.1:8040/app/scalar")
+    command = [visualdl_command(), "--logdir", *(str(d) for d in vdl_dirs),
+               "--host", VISUALDL_HOST, "--port", str(VISUALDL_PORT), "--language", "en"]
+    return shlex.join(command), f"http://{VISUALDL_HOST}:{VISUALDL_PORT}/app/scalar"
 
 
 def visualdl_command() -> str:

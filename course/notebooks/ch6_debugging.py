@@ -142,9 +142,12 @@ writer.close()
 with style():
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(steps, losses, label=label("训练损失", "train loss"))
-    ax.plot(steps, accs, label=label("训练准确率", "train accuracy"))
     ax.set_xlabel(label("批次", "batch"))
-    ax.legend()
+    ax.set_ylabel(label("损失", "loss"))
+    acc_ax = ax.twinx()   # 准确率用百分数画在右侧的轴上，与表格的单位一致
+    acc_ax.plot(steps, [100 * a for a in accs], color="C1", label=label("训练准确率", "train accuracy"))
+    acc_ax.set_ylabel(label("训练准确率（%）", "train accuracy (%)"))
+    fig.legend(loc="center right", bbox_to_anchor=(0.85, 0.5))
     save_figure(fig, run_dir / "training.png")
 show(run_dir / "training.png")
 

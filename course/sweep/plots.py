@@ -8,6 +8,9 @@
 - ``plot_heatmap``: optimizer x learning rate, coloured by a metric, the value written in each
   cell, diverged cells hatched with an x, each optimizer's best rate framed.
 
+Accuracy is drawn in percent points (0-100, ticks and labels say %), the unit of the table, so a
+number read off a figure is the number in the table.
+
 Each returns what it drew (axis limits, bands, diverged cells), so a test can check the figure.
 """
 from __future__ import annotations
@@ -23,12 +26,18 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from course.engine.figures import label, plt, save_figure, style
 
-METRICS = {"best_val_acc": label("最佳验证准确率", "best validation accuracy"),
-           "final_val_acc": label("最终验证准确率", "final validation accuracy"),
-           "test_acc": label("测试准确率", "test accuracy")}
+METRICS = {"best_val_acc": label("最佳验证准确率（%）", "best validation accuracy (%)"),
+           "final_val_acc": label("最终验证准确率（%）", "final validation accuracy (%)"),
+           "test_acc": label("测试准确率（%）", "test accuracy (%)")}
 STRIP = 0.18            # share of the sensitivity plot's height given to the diverged strip
 PAD = 0.12              # margin above and below the accuracies, as a share of their range
-MIN_SPAN = 0.02         # the y-range shown is never narrower than 2 points of accuracy
+MIN_SPAN = 2.0          # the y-range shown is never narrower than 2 points of accuracy
+PERCENT = PercentFormatter(100)   # tick labels of every accuracy axis: '97%' for the value 97
+
+
+def percent(value):
+    """An accuracy as the figures draw it: a fraction (0.97) in percent points (97.0); None stays."""
+    return None if value is None else 100 * value
 
 
 def best_lr_per_optimizer(rows: list[dict]) -> dict:
@@ -53,11 +62,12 @@ def _finite(values) -> list:
     return [v for v in values if v is not None and math.isfinite(v)]
 
 
-def _seed_band(runs, key):
-    """Per epoch: the mean of ``key`` over the runs that reached it, and its min and max."""
+def _seed_band(runs, key, scale=1.0):
+    """Per epoch: the mean of ``key`` (times ``scale``) over the runs that reached it, its min and max."""
     mean, low, high = [], [], []
     for e in range(max(len(r["history"]) for r in runs)):
-        values = _finite(r["history"][e].get(key) for r in runs if e < len(r["history"]))
+        values = _finite(scale * r["history"][e][key] for r in runs
+                         if e < len(r["history"]) and r["history"][e].get(key) is not None)
         mean.append(sum(values) / len(values) if values else math.nan)
         low.append(min(values, default=math.nan))
         high.append(max(values, default=math.nan))
@@ -80,7 +90,7 @@ def plot_curves(runs: list[dict], rows: list[dict], path, title: str) -> dict:
                 members = [r for r in cells.get((opt, lr), []) if r["history"]]
                 if not members:
                     continue
-                mean, low, high = _seed_band(members, key)
+                mean, low, high = _seed_band(members, key, 100.0 if "acc" in key else 1.0)
                 epochs = range(1, len(mean) + 1)
                 n = len(members)
                 line, = ax.plot(epochs, mean, marker="o", markersize=3,
@@ -92,6 +102,9 @@ def plot_curves(runs: list[dict], rows: list[dict], path, title: str) -> dict:
             ax.set_xlabel(label("轮次", "epoch"))
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
+            if "acc" in key:
+                ax.set_ylabel(label("准确率（%）", "accuracy (%)"))
+                ax.yaxis.set_major_formatter(PERCENT)
             low, high = ax.get_ylim()
             if "loss" in key and low > 0 and high / low > 20:  # losses spanning decades read better on a log axis
                 ax.set_yscale("log")
@@ -108,17 +121,17 @@ def plot_curves(runs: list[dict], rows: list[dict], path, title: str) -> dict:
 def accuracy_limits(values, diverged: bool = False) -> tuple[float, float, float]:
     """The sensitivity plot's y-axis: (bottom, floor, top).
 
-    ``values`` are the accuracies of the runs that did not diverge: the axis fits them (with a
-    margin, at least ``MIN_SPAN`` wide, within 0..1) and nothing else. With ``diverged`` runs a
-    strip of ``STRIP`` of the height is added below ``floor`` for their markers; without, the
-    floor is the bottom.
+    ``values`` are the accuracies (percent points) of the runs that did not diverge: the axis fits
+    them (with a margin, at least ``MIN_SPAN`` wide, within 0..100) and nothing else. With
+    ``diverged`` runs a strip of ``STRIP`` of the height is added below ``floor`` for their
+    markers; without, the floor is the bottom.
     """
     finite = _finite(values)
     if not finite:
-        return (0.0, 0.0, 1.0)
+        return (0.0, 0.0, 100.0)
     low, high = min(finite), max(finite)
-    pad = max((high - low) * PAD, (MIN_SPAN - (high - low)) / 2, 0.002)
-    floor, top = max(0.0, low - pad), min(1.0, high + pad)
+    pad = max((high - low) * PAD, (MIN_SPAN - (high - low)) / 2, 0.2)
+    floor, top = max(0.0, low - pad), min(100.0, high + pad)
     if not diverged:
         return (floor, floor, top)
     return (floor - (top - floor) * STRIP / (1 - STRIP), floor, top)
@@ -136,8 +149,8 @@ def plot_lr_sensitivity(runs: list[dict], rows: list[dict], path, title: str) ->
     for r in rows:   # per cell: the final accuracies of the seeds that did not diverge, and of those that did
         members = cells.get((r["optimizer"], r["lr"]), [])
         points.append({"optimizer": r["optimizer"], "lr": r["lr"], "seeds": r["seeds"],
-                       "good": _finite(m["final_val_acc"] for m in members if not m["diverged"]),
-                       "lost": _finite(m["final_val_acc"] for m in members if m["diverged"])})
+                       "good": _finite(percent(m["final_val_acc"]) for m in members if not m["diverged"]),
+                       "lost": _finite(percent(m["final_val_acc"]) for m in members if m["diverged"])})
         points[-1]["mean"] = statistics.fmean(points[-1]["good"]) if points[-1]["good"] else math.nan
     dead = [p for p in points if not p["good"]]
     bottom, floor, top = accuracy_limits([v for p in points for v in p["good"]], diverged=bool(dead))
@@ -160,7 +173,7 @@ def plot_lr_sensitivity(runs: list[dict], rows: list[dict], path, title: str) ->
         _break_axis(ax, bottom, floor, top, dead)
         ax.set_xscale("log")
         ax.set_xlabel(label("学习率（对数坐标）", "learning rate (log scale)"))
-        ax.set_ylabel(label("最终验证准确率", "final validation accuracy"))
+        ax.set_ylabel(METRICS["final_val_acc"])
         bars = any(len(p["good"]) > 1 for p in points)
         ax.set_title(f"{title}: " + label("学习率敏感性", "learning-rate sensitivity") + (
             "\n" + label("竖线：各种子的最小值至最大值", "bars: lowest to highest seed") if bars else ""))
@@ -184,7 +197,7 @@ def _mark_diverged(ax, mine, dead, strip, color, right_edge) -> None:
         ax.scatter([p["lr"]], [y], marker="x", s=70, color=color, zorder=3)
         acc = min(p["lost"], default=math.nan)
         at_right = p["lr"] >= right_edge   # at the largest rate the label goes left, inside the plot
-        ax.annotate(f"{p['optimizer']} {acc:.1%}" if math.isfinite(acc) else p["optimizer"], (p["lr"], y),
+        ax.annotate(f"{p['optimizer']} {acc:.1f}%" if math.isfinite(acc) else p["optimizer"], (p["lr"], y),
                     xytext=(-8 if at_right else 8, 0), textcoords="offset points", fontsize=8,
                     color=color, ha="right" if at_right else "left", va="center")
         for j in (i - 1, i + 1):
@@ -197,9 +210,9 @@ def _break_axis(ax, bottom, floor, top, dead) -> None:
     ax.set_ylim(bottom, top)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=14, steps=[1, 2, 5, 10]))
     ticks = [t for t in ax.get_yticks() if floor - 1e-9 <= t <= top + 1e-9]
-    step = 100 * (ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0   # in points of accuracy
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0   # in points of accuracy
     decimals = next((d for d in (0, 1, 2) if abs(step * 10 ** d - round(step * 10 ** d)) < 1e-6), 3)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=decimals))
+    ax.yaxis.set_major_formatter(PercentFormatter(100, decimals=decimals))
     if not dead:
         return
     ax.set_yticks(ticks)   # none in the strip: its height is not accuracy
@@ -229,7 +242,7 @@ def plot_heatmap(rows: list[dict], path, title: str, metric: str = "best_val_acc
     grid = np.full((len(opts), len(lrs)), np.nan)
     for (opt, lr), r in by_cell.items():
         if (opt, lr) not in dead and r[metric] is not None:
-            grid[opts.index(opt), lrs.index(lr)] = r[metric]
+            grid[opts.index(opt), lrs.index(lr)] = percent(r[metric])
     counts = {r["seeds"] for r in rows}
     best = best_lr_per_optimizer(rows)
     with style():
@@ -241,8 +254,8 @@ def plot_heatmap(rows: list[dict], path, title: str, metric: str = "best_val_acc
         shown = shown[np.isfinite(shown)]
         # Coloured by the error's logarithm: 2% and 3% error differ as much as 20% and 30% do, so
         # the close calls near the top do not all come out the same yellow.
-        norm = FuncNorm((lambda a: -np.log10(np.clip(1 - a, 1e-4, 1)), lambda e: 1 - 10.0 ** -e),
-                        vmin=shown.min() if shown.size else 0, vmax=shown.max() if shown.size else 1)
+        norm = FuncNorm((lambda a: -np.log10(np.clip(1 - a / 100, 1e-4, 1)), lambda e: 100 * (1 - 10.0 ** -e)),
+                        vmin=shown.min() if shown.size else 0, vmax=shown.max() if shown.size else 100)
         image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto", norm=norm)
         for (opt, lr), r in by_cell.items():
             i, j = opts.index(opt), lrs.index(lr)
@@ -269,11 +282,11 @@ def plot_heatmap(rows: list[dict], path, title: str, metric: str = "best_val_acc
         ax.set_yticks(range(len(opts)), opts)
         ax.set_xlabel(label("学习率", "learning rate"))
         ax.set_ylabel(label("优化器", "optimizer"))
-        fig.colorbar(image, ax=ax, format=PercentFormatter(1.0), label=METRICS[metric])
+        fig.colorbar(image, ax=ax, format=PERCENT, label=METRICS[metric])
         spread = max(counts) > 1   # the cells' ± is the standard deviation over seeds, as in the table
         ax.set_title(f"{title}: {METRICS[metric]}\n" +
-                     label(f"（%，种子{'平均 ± 标准差' if spread else '平均'}；红框 = 各优化器最佳学习率）",
-                           f"(%, mean{' ± std' if spread else ''} over seeds; red frame = best rate)"),
+                     label(f"（种子{'平均 ± 标准差' if spread else '平均'}；红框 = 各优化器最佳学习率）",
+                           f"(mean{' ± std' if spread else ''} over seeds; red frame = best rate)"),
                      fontsize=10)
         fig.tight_layout()
         save_figure(fig, path)

@@ -3,9 +3,12 @@
 One panel per learning rate, the surface as contours (log-spaced on the valleys, whose floors would
 otherwise be one blank band), one coloured line per optimizer from the shared start (black dot) to
 its end, marked by outcome: filled circle = reached a minimum (gold stars), hollow circle = still
-moving, square = stalled, cross = diverged (drawn where it left the domain). Labels are bilingual
-through ``course.engine.figures``; both files are written atomically. The paths themselves come
-from ``course.tools.optimizer_paths.compare_paths``.
+moving, square = stalled, cross = diverged (drawn where it left the domain). Every end marker is
+drawn whole inside its panel. Two optimizers can walk the very same path (momentum's first step
+is SGD's, so at a rate where both diverge at once their paths are one segment): the one drawn
+over the other is dashed and its marker smaller, so both colours show, and the legend says what
+a dashed line means. Labels are bilingual through ``course.engine.figures``; both files are
+written atomically. The paths themselves come from ``course.tools.optimizer_paths.compare_paths``.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ GIF_DPI = 60
 # The cross is drawn bigger: at a GIF's resolution a small one is a blob, like the square.
 END_MARKERS = {"reached": dict(marker="o"), "moving": dict(marker="o", markerfacecolor="white"),
                "stalled": dict(marker="s"), "diverged": dict(marker="X", markersize=12)}
+DASH = 4.0                   # points: the dash of a path drawn over the same path
 OUTCOME_LABELS = {"reached": ("到达极小值", "reached the minimum"), "moving": ("仍在移动", "still moving"),
                   "stalled": ("停滞", "stalled"), "diverged": ("发散", "diverged")}
 
@@ -68,15 +72,23 @@ def _figure(surface, results: dict):
     for ax, (lr, paths) in zip(axes[0], results.items()):
         _contours(ax, surface, grid)
         ax.set_title(label("学习率", "learning rate") + f" = {lr:g}")
+        copies = _copies(paths)
         for i, name in enumerate(paths):
-            line, = ax.plot([], [], color=_color(i), linewidth=1.8, zorder=6)
-            # clip_on=False: a diverged path's cross sits on the frame and must show whole.
-            head, = ax.plot([], [], color=_color(i), markersize=8, markeredgecolor=_color(i),
-                            markeredgewidth=1.5, linestyle="none", zorder=7, clip_on=False)
+            k, n = copies.get(name, (0, 1))
+            # The k-th of n identical paths shows in the k-th of n slots of a 4n-point cycle.
+            style = "-" if k == 0 else (DASH * (n - k), (DASH * (n - k), DASH * k))
+            line, = ax.plot([], [], color=_color(i), linewidth=1.8, zorder=6, linestyle=style,
+                            gid=f"path:{name}")
+            head, = ax.plot([], [], color=_color(i), markeredgecolor=_color(i), markeredgewidth=1.5,
+                            linestyle="none", zorder=7, gid=f"end:{name}")
+            head.shrink = 1 - 0.5 * k / n          # a marker over the same marker leaves it a rim
             artists[lr, name] = (line, head)
     names = list(next(iter(results.values())))
     marker = dict(color="black", markersize=8, linestyle="none")
-    rows = ([Line2D([], [], color=_color(i), linewidth=2.5, label=n) for i, n in enumerate(names)],
+    same = [Line2D([], [], color="black", linewidth=1.8, linestyle=(0, (DASH, DASH)),
+                   label=label("虚线：与下层路径重合", "dashed: same path as one beneath"))]
+    rows = ([Line2D([], [], color=_color(i), linewidth=2.5, label=n) for i, n in enumerate(names)]
+            + (same if any(_copies(paths) for paths in results.values()) else []),
             [Line2D([], [], **{**marker, **END_MARKERS[o]}, label=label(*OUTCOME_LABELS[o]))
              for o in END_MARKERS]
             + [Line2D([], [], **{**marker, "markersize": 6}, marker="o", label=label("起点", "start")),
@@ -91,6 +103,23 @@ def _figure(surface, results: dict):
     fig.tight_layout(rect=(0, 0.7 / height, 1, 1 - 0.3 / height))
     fig.set_layout_engine(None)    # laid out once; else every GIF frame's savefig lays it out again
     return fig, title, artists
+
+
+def _copies(paths: dict) -> dict:
+    """name -> (k, n) for the optimizers of one panel whose whole path is the same as another's:
+    the k-th (from 0, in drawing order) of n identical paths."""
+    groups = []
+    for name, path in paths.items():
+        group = next((g for g in groups if _same(paths[g[0]].points, path.points)), None)
+        if group is None:
+            groups.append([name])
+        else:
+            group.append(name)
+    return {name: (k, len(g)) for g in groups if len(g) > 1 for k, name in enumerate(g)}
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
 
 
 def _color(i: int) -> str:
@@ -109,14 +138,42 @@ def _show(surface, path, line, head, upto: int | None = None) -> None:
     line.set_data(points[:, 0], points[:, 1])
     done = len(points) == len(path.points)
     outcome = path.outcome if done else "moving"
-    # A diverged path's last point is far off the axes (or not a number): mark where it left, on
-    # the domain's edge.
-    last = points[np.isfinite(points).all(axis=1)][-1]
-    end = np.clip(last, (surface.xlim[0], surface.ylim[0]), (surface.xlim[1], surface.ylim[1]))
+    size = END_MARKERS[outcome].get("markersize", 8) * getattr(head, "shrink", 1.0)
+    end = _inside(head.axes, _last_seen(surface, points), size / 2 + head.get_markeredgewidth())
     head.set_data([end[0]], [end[1]])
     head.set_marker(END_MARKERS[outcome]["marker"])
-    head.set_markersize(END_MARKERS[outcome].get("markersize", 8))
+    head.set_markersize(size)
     head.set_markerfacecolor(END_MARKERS[outcome].get("markerfacecolor", line.get_color()))
+
+
+def _last_seen(surface, points: np.ndarray) -> np.ndarray:
+    """Where a path is last seen in the plotted domain: its end, or where its line last leaves the
+    domain (a diverged path ends far off the axes, or at no number; its last segments may still
+    cross the domain on the way)."""
+    low, high = np.array([surface.xlim[0], surface.ylim[0]]), np.array([surface.xlim[1], surface.ylim[1]])
+    for a, b in zip(points[-2::-1], points[:0:-1]):        # the segments, the last first
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            continue
+        d, t0, t1 = b - a, 0.0, 1.0                          # the part a + t d, t0 <= t <= t1, inside
+        for i in (0, 1):
+            if d[i] == 0:
+                t0, t1 = (t0, t1) if low[i] <= a[i] <= high[i] else (1.0, 0.0)
+            else:
+                ends = sorted(((low[i] - a[i]) / d[i], (high[i] - a[i]) / d[i]))
+                t0, t1 = max(t0, ends[0]), min(t1, ends[1])
+        if t0 <= t1:
+            return a + t1 * d
+    return points[0]                    # no step yet: the start, inside every domain
+
+
+def _inside(ax, point, radius: float) -> np.ndarray:
+    """``point`` moved, if need be, so a marker of ``radius`` points drawn there is inside ``ax``."""
+    ax.apply_aspect()                   # the box an equal-aspect panel is drawn in
+    pad = radius * ax.figure.dpi / 72
+    box = ax.get_window_extent()
+    x, y = ax.transData.transform(point)
+    x, y = np.clip(x, box.x0 + pad, box.x1 - pad), np.clip(y, box.y0 + pad, box.y1 - pad)
+    return ax.transData.inverted().transform((x, y))
 
 
 def _freeze_background(fig, artists: dict):
