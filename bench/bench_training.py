@@ -272,7 +272,8 @@ def main(argv=None) -> int:
           f"load average {loadavg_text()}", flush=True)
 
     results["loops"] = measure_loops(images, labels, repeats)
-    results["ratios"] = {f"ours / {o}": ratio(results["loops"], "ours", o) for o in ("ceiling", "paddle_conv", "hapi", "course")}
+    results["ratios"] = {f"ours / {o}": ratio(results["loops"], "ours", o)
+                         for o in ("ceiling", "paddle_conv", "hapi", "course")}
     if not args.skip_sweep:
         s = measure_sweep(args.dataset, sweep_images, sweep_epochs, results["sweep_val_images"], rounds)
         per_cpu = {j: median([r["images_per_cpu_s"] for r in s[j]]) for j in (1, 2)}

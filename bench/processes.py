@@ -151,7 +151,8 @@ def load_seconds_and_memory(kind: str, path, env: dict) -> dict:
 def load_sources(dataset: str) -> dict:
     """Which files the load benchmark reads for ``--dataset``: {'cache': path, 'json': path|None}.
 
-    'mnist' -> the user cache ('' = ``load_mnist()``'s default) and its mnist.json.gz; 'mnist:X.npz' -> X only (no json);
+    'mnist' -> the user cache ('' = ``load_mnist()``'s default) and its mnist.json.gz;
+    'mnist:X.npz' -> X only (no json);
     'mnist:X.json.gz' -> the fast cache made from X, and X itself.
     """
     from data.mnist import JSON_NAME, resolve_cache_dir

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Chapter 1 (数据处理): load, check, show and time the course's MNIST data (course/chapters/ch1_data.py; --help lists every flag)."""
+"""Chapter 1 (数据处理): load, check, show and time the course's MNIST data
+(course/chapters/ch1_data.py; --help lists every flag)."""
 import sys
 
 from course.chapters.ch1_data import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Chapter 2 (网络结构): the course's networks side by side, against its table (course/chapters/ch2_networks.py; --help lists every flag)."""
+"""Chapter 2 (网络结构): the course's networks side by side, against its table
+(course/chapters/ch2_networks.py; --help lists every flag)."""
 import sys
 
 from course.chapters.ch2_networks import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Chapter 3 (损失函数): the digit as a regression target (MSE) vs a class (cross-entropy) (course/chapters/ch3_loss.py; --help lists every flag)."""
+"""Chapter 3 (损失函数): the digit as a regression target (MSE) vs a class (cross-entropy)
+(course/chapters/ch3_loss.py; --help lists every flag)."""
 import sys
 
 from course.chapters.ch3_loss import main

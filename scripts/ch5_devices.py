@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Chapter 5 (资源配置): the CPU, a GPU, or several processes with paddle.DataParallel (course/chapters/ch5_devices.py; --help lists every flag)."""
+"""Chapter 5 (资源配置): the CPU, a GPU, or several processes with paddle.DataParallel
+(course/chapters/ch5_devices.py; --help lists every flag)."""
 import sys
 
 from course.chapters.ch5_devices import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Chapter 6 (训练调试与优化): look inside the network, L2 against over-fitting (course/chapters/ch6_debugging.py; --help lists every flag)."""
+"""Chapter 6 (训练调试与优化): look inside the network, L2 against over-fitting
+(course/chapters/ch6_debugging.py; --help lists every flag)."""
 import sys
 
 from course.chapters.ch6_debugging import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Chapter 7 (恢复训练): save every epoch, resume, and the loss continues exactly (course/chapters/ch7_resume.py; --help lists every flag)."""
+"""Chapter 7 (恢复训练): save every epoch, resume, and the loss continues exactly
+(course/chapters/ch7_resume.py; --help lists every flag)."""
 import sys
 
 from course.chapters.ch7_resume import main

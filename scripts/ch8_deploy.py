@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Chapter 8 (动转静与部署): export with paddle.jit.save, load, predict a PNG digit (course/chapters/ch8_deploy.py; --help lists every flag)."""
+"""Chapter 8 (动转静与部署): export with paddle.jit.save, load, predict a PNG digit
+(course/chapters/ch8_deploy.py; --help lists every flag)."""
 import sys
 
 from course.chapters.ch8_deploy import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""The course's optimizer experiment: optimizers x learning rates x seeds, table, plots, VisualDL (course/chapters/ch4_optimizers.py; --help lists every flag)."""
+"""The course's optimizer experiment: optimizers x learning rates x seeds, table, plots, VisualDL
+(course/chapters/ch4_optimizers.py; --help lists every flag)."""
 import sys
 
 from course.chapters.ch4_optimizers import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Article 001: frozen VGG16 transfer, Adam vs SGD (film stars) (course/chapters/article_filmstar_transfer.py; --help lists every flag)."""
+"""Article 001: frozen VGG16 transfer, Adam vs SGD (film stars)
+(course/chapters/article_filmstar_transfer.py; --help lists every flag)."""
 import sys
 
 from course.chapters.article_filmstar_transfer import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Article 000: five optimizers on DenseNet121 (gym equipment) (course/chapters/article_gym_optimizers.py; --help lists every flag)."""
+"""Article 000: five optimizers on DenseNet121 (gym equipment)
+(course/chapters/article_gym_optimizers.py; --help lists every flag)."""
 import sys
 
 from course.chapters.article_gym_optimizers import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Article 004: lighten VGG16 without losing accuracy (coffee beans) (course/chapters/article_lighten_vgg16.py; --help lists every flag)."""
+"""Article 004: lighten VGG16 without losing accuracy (coffee beans)
+(course/chapters/article_lighten_vgg16.py; --help lists every flag)."""
 import sys
 
 from course.chapters.article_lighten_vgg16 import main

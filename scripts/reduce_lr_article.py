@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Article 003: EarlyStopping alone vs with ReduceLROnPlateau (MLP, MNIST) (course/chapters/article_reduce_lr.py; --help lists every flag)."""
+"""Article 003: EarlyStopping alone vs with ReduceLROnPlateau (MLP, MNIST)
+(course/chapters/article_reduce_lr.py; --help lists every flag)."""
 import sys
 
 from course.chapters.article_reduce_lr import main

@@ -1,7 +1,8 @@
 """The layout's rules, checked on the source: imports flow one way, settings are declared once,
 entry points stay thin, files stay small, public functions say what they do.
 
-data, models  ->  course.compat, course.speed  ->  course.engine  ->  course.sweep, course.tools, course.cli  ->  course.chapters
+data, models  ->  course.compat, course.speed  ->  course.engine  ->
+course.sweep, course.tools, course.cli  ->  course.chapters
 ->  scripts, bench. A module may import its own layer and the layers before it, never a later
 one, and no chain of imports (lazy ones inside functions included) may lead back to where it
 started.
@@ -15,7 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("data", "models", "course", "scripts", "bench")
-LAYERS = [("data", "models"), ("course.compat", "course.speed"), ("course.engine",), ("course.sweep", "course.tools", "course.cli"),
+LAYERS = [("data", "models"), ("course.compat", "course.speed"), ("course.engine",),
+          ("course.sweep", "course.tools", "course.cli"),
           ("course.chapters",), ("scripts", "bench")]
 ENTRY_POINT_LINES = 60
 FILE_LINES = 350

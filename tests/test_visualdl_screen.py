@@ -84,7 +84,7 @@ def _alive(url) -> bool:
     return False
 
 
-def test_the_page_opens_on_the_loss_curves_and_names_every_run_whole(printed_page, browser):
+def test_the_page_opens_on_the_loss_curves_and_names_every_run_whole(printed_page, browser):  # noqa: F811 (the fixture imported above)
     browser.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1,
                  mobile=False)
     # The Scalars page's own address: VisualDL's front page may land on another page while the

@@ -21,7 +21,6 @@ from course.engine.callbacks.early_stopping import EarlyStopping
 from course.engine.callbacks.model_checkpoint import ModelCheckpoint
 from course.engine.callbacks.reduce_lr import ReduceLROnPlateau
 from course.engine.config import FIELDS, RunConfig
-from course.engine import optimizers
 from course.engine.data import FOLDER_IMAGE_SIZE, load_dataset
 from course.engine.experiment import build_training, run_experiment
 from course.engine.trainer import loss_and_correct

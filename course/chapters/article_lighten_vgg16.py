@@ -22,8 +22,9 @@ Departures from the article:
   ``--image-size 224`` for the article's count.
 - Paddle, not Keras, with Keras's Adam (``--defaults keras``, the default here: epsilon 1e-7;
   course/engine/optimizers.py says where Paddle's Adam differs); the article defines an
-  ExponentialDecay but trains at the constant 1e-4, and so does this script. The engine marks a run whose validation accuracy is at chance after
-  its first epoch as diverged and stops it (VGG16 from scratch can start that slowly).
+  ExponentialDecay but trains at the constant 1e-4, and so does this script. The engine marks a
+  run whose validation accuracy is at chance after its first epoch as diverged and stops it
+  (VGG16 from scratch can start that slowly).
 - The default data is the demo digits (``python scripts/export_demo_images.py``); the
   coffee-bean photos are not in the repository: pass them with --data.
 

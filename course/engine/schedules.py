@@ -85,7 +85,8 @@ def _positive_int(name, value, schedule):
 def _number(name, value, schedule, low=0.0, high=math.inf, low_open=False, high_open=False):
     bad_type = isinstance(value, bool) or not isinstance(value, (int, float))
     # not math.isfinite: NaN passes every comparison below, and inf is no setting either
-    if bad_type or not math.isfinite(value) or value < low or (low_open and value == low) or value > high or (high_open and value == high):
+    if (bad_type or not math.isfinite(value) or value < low or (low_open and value == low)
+            or value > high or (high_open and value == high)):
         interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open or high == math.inf else ']'}"
         raise ConfigError(f"schedule {schedule!r}: {name} must be a finite number in {interval}, "
                           f"got {value!r}")

@@ -82,7 +82,8 @@ def plot_curves(runs: list[dict], rows: list[dict], path, title: str) -> dict:
     """
     best, cells, bands = best_lr_per_optimizer(rows), cells_of(runs), 0
     panels = [("train_loss", label("训练损失", "train loss")), ("val_loss", label("验证损失", "validation loss")),
-              ("train_acc", label("训练准确率", "train accuracy")), ("val_acc", label("验证准确率", "validation accuracy"))]
+              ("train_acc", label("训练准确率", "train accuracy")),
+              ("val_acc", label("验证准确率", "validation accuracy"))]
     with style():
         fig, axes = plt.subplots(2, 2, figsize=(11, 8))
         for ax, (key, name) in zip(axes.flat, panels):

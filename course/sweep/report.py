@@ -108,7 +108,8 @@ def markdown_table(rows: list[dict]) -> str:
     for r in rows:
         n = r["seeds"]
         partial = f" ({r['reached_target']}/{n})" if 0 < r["reached_target"] < n else ""
-        early = "" if not r["stopped_early"] else " (early stop)" if n == 1 else f" ({r['stopped_early']}/{n} early stop)"
+        early = ("" if not r["stopped_early"] else " (early stop)" if n == 1
+                 else f" ({r['stopped_early']}/{n} early stop)")
         best = _pct(r["best_val_acc"])
         if n > 1:   # a single seed has no spread to show
             best += f" ± {100 * (r['best_val_acc_std'] or 0):.2f}"

@@ -54,7 +54,6 @@ def _serve(conn, threads: int) -> None:
     """A worker's life: set up once, then train each cell it is sent until it is sent None."""
     _die_with_parent()
     import course  # noqa: F401  (quiets Paddle's import warning)
-    import paddle
 
     from course.engine.device import set_cpu_threads
 

@@ -15,7 +15,7 @@ Example:
 """
 import importlib
 
-from data.folders.samples import sample_tree
+from data.folders.samples import sample_tree  # noqa: F401 (in __all__ below)
 
 # Public name -> the module that defines it.
 _LAZY = {

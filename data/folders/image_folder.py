@@ -239,7 +239,7 @@ def check_images(samples, classes, on_error, root):
         shown = "; ".join(f"{p} ({why})" for p, why in skipped[:3])
         warnings.warn(f"skipped {len(skipped)} unreadable image(s) under {root}: {shown}"
                       + (" ..." if len(skipped) > 3 else ""))
-        emptied = sorted({classes[label] for _, label in samples} - {classes[l] for _, l in good})
+        emptied = sorted({classes[label] for _, label in samples} - {classes[kept] for _, kept in good})
         if emptied:
             raise DataError(f"every image of class(es) {emptied} under {root} is unreadable")
     return good, skipped
