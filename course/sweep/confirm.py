@@ -43,15 +43,15 @@ def confirmation_sweep(sweep: Sweep, rows: list[dict]) -> tuple[Sweep | None, li
     ``sweep.confirm_best`` new seeds, and the optimizers left out because every seed of their
     best rate diverged (no rate worth confirming). None when nothing is left."""
     best = best_lr_per_optimizer(rows)
-    dead = {r["optimizer"] for r in rows if best.get(r["optimizer"]) == r["lr"] and r["diverged"] == r["seeds"]}
+    all_diverged = {r["optimizer"] for r in rows if best.get(r["optimizer"]) == r["lr"] and r["diverged"] == r["seeds"]}
     # sweep.optimizers are the arms' report names, in the arms' order (Sweep.__post_init__).
     arms = [{**arm, "lr": best[name]} for arm, name in zip(sweep.arms, sweep.optimizers)
-            if name in best and name not in dead]
+            if name in best and name not in all_diverged]
     if not arms:
-        return None, sorted(dead)
+        return None, sorted(all_diverged)
     # replace: every other setting of the grid (its folder, ...) holds for the confirmation too.
     return dataclasses.replace(sweep, optimizers=arms, seeds=extra_seeds(sweep.seeds, sweep.confirm_best),
-                               confirm_best=0), sorted(dead)
+                               confirm_best=0), sorted(all_diverged)
 
 
 def confirm_best(sweep: Sweep, train: bool = True, **run_options) -> dict:
@@ -65,7 +65,7 @@ def confirm_best(sweep: Sweep, train: bool = True, **run_options) -> dict:
     """
     grid_names = [config.run_name() for config, _ in sweep.runs()]
     rows = summarize_groups(load_runs(sweep.root, grid_names), sweep.optimizers)
-    extra, dead = confirmation_sweep(sweep, rows)
+    extra, all_diverged = confirmation_sweep(sweep, rows)
     if extra is None:
         return {"names": [], "arms": [], "test": None,
                 "markdown": "## Confirmation\n\nNothing to confirm: no optimizer has a finished, "
@@ -92,7 +92,7 @@ def confirm_best(sweep: Sweep, train: bool = True, **run_options) -> dict:
     if len(arms) > 1 and len(arms[0]["values"]) > 1 and len(arms[1]["values"]) > 1:
         test = welch_t_test(arms[0]["values"], arms[1]["values"])
     return {"names": [config.run_name() for config, _ in extra.runs()], "arms": arms, "test": test,
-            "markdown": confirmation_markdown(arms, test, len(sweep.seeds), len(extra.seeds), dead)}
+            "markdown": confirmation_markdown(arms, test, len(sweep.seeds), len(extra.seeds), all_diverged)}
 
 
 def welch_t_test(a: list[float], b: list[float]) -> dict:
@@ -126,7 +126,7 @@ def verdict(first: dict, second: dict, test: dict) -> str:
 
 
 def confirmation_markdown(arms: list[dict], test: dict | None, grid_seeds: int, extra: int,
-                          dead: list[str] = ()) -> str:
+                          all_diverged: list[str] = ()) -> str:
     """comparison.md's confirmation section: each optimizer's best rate over all its seeds, and
     the verdict on the best two."""
     lines = [f"## Confirmation: each optimizer's best rate with {extra} more seed(s)", "",
@@ -147,6 +147,6 @@ def confirmation_markdown(arms: list[dict], test: dict | None, grid_seeds: int, 
     else:
         lines.append("Fewer than 2 finished seeds on one side: no test (run the same command again "
                      "to finish the confirmation runs).")
-    if dead:
-        lines.append(f"Not confirmed (every seed of the best rate diverged): {', '.join(dead)}.")
+    if all_diverged:
+        lines.append(f"Not confirmed (every seed of the best rate diverged): {', '.join(all_diverged)}.")
     return "\n".join(lines) + "\n"

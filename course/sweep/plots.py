@@ -153,8 +153,8 @@ def plot_lr_sensitivity(runs: list[dict], rows: list[dict], path, title: str) ->
                        "good": _finite(percent(m["final_val_acc"]) for m in members if not m["diverged"]),
                        "lost": _finite(percent(m["final_val_acc"]) for m in members if m["diverged"])})
         points[-1]["mean"] = statistics.fmean(points[-1]["good"]) if points[-1]["good"] else math.nan
-    dead = [p for p in points if not p["good"]]
-    bottom, floor, top = accuracy_limits([v for p in points for v in p["good"]], diverged=bool(dead))
+    all_lost = [p for p in points if not p["good"]]
+    bottom, floor, top = accuracy_limits([v for p in points for v in p["good"]], diverged=bool(all_lost))
     with style():
         fig, ax = plt.subplots(figsize=(8, 5.5))
         for opt in dict.fromkeys(p["optimizer"] for p in points):
@@ -170,8 +170,8 @@ def plot_lr_sensitivity(runs: list[dict], rows: list[dict], path, title: str) ->
                 if p["good"] and p["lost"]:   # some seeds diverged: the mean is of the others
                     ax.annotate(f"{len(p['lost'])}/{p['seeds']} ×", (p["lr"], p["mean"]), xytext=(5, -12),
                                 textcoords="offset points", fontsize=8, color=color)
-            _mark_diverged(ax, mine, dead, (bottom, floor), color, max(p["lr"] for p in points))
-        _break_axis(ax, bottom, floor, top, dead)
+            _mark_diverged(ax, mine, all_lost, (bottom, floor), color, max(p["lr"] for p in points))
+        _break_axis(ax, bottom, floor, top, all_lost)
         ax.set_xscale("log")
         ax.set_xlabel(label("学习率（对数坐标）", "learning rate (log scale)"))
         ax.set_ylabel(METRICS["final_val_acc"])
@@ -183,17 +183,17 @@ def plot_lr_sensitivity(runs: list[dict], rows: list[dict], path, title: str) ->
         fig.tight_layout()
         save_figure(fig, path)
     return {"ylim": (bottom, top), "floor": floor,
-            "diverged": [(p["optimizer"], p["lr"], min(p["lost"], default=math.nan)) for p in dead]}
+            "diverged": [(p["optimizer"], p["lr"], min(p["lost"], default=math.nan)) for p in all_lost]}
 
 
-def _mark_diverged(ax, mine, dead, strip, color, right_edge) -> None:
+def _mark_diverged(ax, mine, all_lost, strip, color, right_edge) -> None:
     """An x in the strip for each of one optimizer's diverged cells (stacked where several
     optimizers diverged at one rate), its accuracy beside it, a dotted drop from its neighbours."""
     bottom, floor = strip
     for i, p in enumerate(mine):
         if p["good"]:
             continue
-        same_rate = [q for q in dead if q["lr"] == p["lr"]]
+        same_rate = [q for q in all_lost if q["lr"] == p["lr"]]
         y = bottom + (floor - bottom) * (same_rate.index(p) + 1) / (len(same_rate) + 1)
         ax.scatter([p["lr"]], [y], marker="x", s=70, color=color, zorder=3)
         acc = min(p["lost"], default=math.nan)
@@ -206,7 +206,7 @@ def _mark_diverged(ax, mine, dead, strip, color, right_edge) -> None:
                 ax.plot([mine[j]["lr"], p["lr"]], [mine[j]["mean"], y], linestyle=":", color=color)
 
 
-def _break_axis(ax, bottom, floor, top, dead) -> None:
+def _break_axis(ax, bottom, floor, top, all_lost) -> None:
     """y-limits, percent ticks only above the floor, and the grey diverged strip with its break."""
     ax.set_ylim(bottom, top)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=14, steps=[1, 2, 5, 10]))
@@ -214,7 +214,7 @@ def _break_axis(ax, bottom, floor, top, dead) -> None:
     step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0   # in points of accuracy
     decimals = next((d for d in (0, 1, 2) if abs(step * 10 ** d - round(step * 10 ** d)) < 1e-6), 3)
     ax.yaxis.set_major_formatter(PercentFormatter(100, decimals=decimals))
-    if not dead:
+    if not all_lost:
         return
     ax.set_yticks(ticks)   # none in the strip: its height is not accuracy
     ax.set_ylim(bottom, top)
@@ -239,10 +239,10 @@ def plot_heatmap(rows: list[dict], path, title: str, metric: str = "best_val_acc
     opts = list(dict.fromkeys(r["optimizer"] for r in rows))
     lrs = sorted({r["lr"] for r in rows})
     by_cell = {(r["optimizer"], r["lr"]): r for r in rows}
-    dead = [(r["optimizer"], r["lr"]) for r in rows if r["diverged"] and r["diverged"] == r["seeds"]]
+    all_diverged = [(r["optimizer"], r["lr"]) for r in rows if r["diverged"] and r["diverged"] == r["seeds"]]
     grid = np.full((len(opts), len(lrs)), np.nan)
     for (opt, lr), r in by_cell.items():
-        if (opt, lr) not in dead and r[metric] is not None:
+        if (opt, lr) not in all_diverged and r[metric] is not None:
             grid[opts.index(opt), lrs.index(lr)] = percent(r[metric])
     counts = {r["seeds"] for r in rows}
     best = best_lr_per_optimizer(rows)
@@ -259,22 +259,8 @@ def plot_heatmap(rows: list[dict], path, title: str, metric: str = "best_val_acc
                         vmin=shown.min() if shown.size else 0, vmax=shown.max() if shown.size else 100)
         image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto", norm=norm)
         for (opt, lr), r in by_cell.items():
-            i, j = opts.index(opt), lrs.index(lr)
-            if (opt, lr) in dead:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="0.9", hatch="xx",
-                                       edgecolor="0.6", linewidth=0))
-                ax.text(j, i, "× " + label("发散", "diverged"), ha="center", va="center", fontsize=9,
-                        color="0.2")
-                continue
-            text = "—" if r[metric] is None else f"{100 * r[metric]:.2f}"
-            if r["seeds"] > 1 and r.get(f"{metric}_std") is not None:
-                text += f"\n± {100 * r[f'{metric}_std']:.2f}"
-            if len(counts) > 1:
-                text += f"\nn={r['seeds']}"
-            if r["diverged"]:
-                text += f"\n({r['diverged']}/{r['seeds']} ×)"
-            ax.text(j, i, text, ha="center", va="center", fontsize=9,
-                    color="white" if np.isfinite(grid[i, j]) and image.norm(grid[i, j]) < 0.55 else "black")
+            _write_cell(ax, image, grid, (opts.index(opt), lrs.index(lr)), r, metric,
+                        (opt, lr) in all_diverged, len(counts) > 1)
         # Inset, so the frames of two best cells in adjacent rows do not merge into one line.
         for opt, lr in best.items():
             ax.add_patch(Rectangle((lrs.index(lr) - 0.44, opts.index(opt) - 0.44), 0.88, 0.88,
@@ -291,4 +277,25 @@ def plot_heatmap(rows: list[dict], path, title: str, metric: str = "best_val_acc
                      fontsize=10)
         fig.tight_layout()
         save_figure(fig, path)
-    return {"values": {cell: r[metric] for cell, r in by_cell.items() if cell not in dead}, "diverged": dead}
+    return {"values": {cell: r[metric] for cell, r in by_cell.items() if cell not in all_diverged},
+            "diverged": all_diverged}
+
+
+def _write_cell(ax, image, grid, at, r, metric, diverged: bool, show_count: bool) -> None:
+    """One heat-map cell's text at ``at`` (row, column): hatched '× diverged' where every seed
+    diverged, else the value with its ± std over seeds, the seed count and the diverged count."""
+    i, j = at
+    if diverged:
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="0.9", hatch="xx",
+                               edgecolor="0.6", linewidth=0))
+        ax.text(j, i, "× " + label("发散", "diverged"), ha="center", va="center", fontsize=9, color="0.2")
+        return
+    text = "—" if r[metric] is None else f"{100 * r[metric]:.2f}"
+    if r["seeds"] > 1 and r.get(f"{metric}_std") is not None:
+        text += f"\n± {100 * r[f'{metric}_std']:.2f}"
+    if show_count:
+        text += f"\nn={r['seeds']}"
+    if r["diverged"]:
+        text += f"\n({r['diverged']}/{r['seeds']} ×)"
+    ax.text(j, i, text, ha="center", va="center", fontsize=9,
+            color="white" if np.isfinite(grid[i, j]) and image.norm(grid[i, j]) < 0.55 else "black")

@@ -1,4 +1,4 @@
-"""Run a sweep's unfinished cells, one at a time or N at a time in worker processes.
+"""Run a sweep's unfinished runs, one at a time or N at a time in worker processes.
 
 A run whose ``result.json`` exists is done and skipped, so the same command started again after
 Ctrl-C or kill -9 finishes the sweep without redoing anything; an unfinished run continues from
@@ -61,7 +61,7 @@ def threads_per_job(jobs: int, runs: int, cores: int | None = None) -> list[int]
 def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: bool = True,
               overwrite: bool = False, what: str = "", quiet: bool = False,
               cluster=None) -> list[dict]:
-    """Run every unfinished cell of ``sweep``; return the results of all cells, in grid order.
+    """Run every unfinished run of ``sweep``; return the results of all runs, in grid order.
 
     Everything a user can get wrong is checked before anything is written: the settings (when the
     Sweep was built), the data (loaded here once, as every run will load it), the device, and the
@@ -78,19 +78,19 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
     if cluster is None:
         check_cores("--jobs", jobs, "runs at once")
     progress = progress and not quiet
-    cells = sweep.runs()
-    data = load_dataset(cells[0][0], progress=progress)   # a data error is the same for every run
+    grid_runs = sweep.runs()
+    data = load_dataset(grid_runs[0][0], progress=progress)   # a data error is the same for every run
     check_amp(sweep.base.amp, resolve_device(sweep.base.device))
     check_writable(sweep.root, "--logdir")
-    for config, run_dir in cells:   # (the model's checks are cached: one build for the grid)
+    for config, run_dir in grid_runs:   # (the model's checks are cached: one build for the grid)
         check_before_start(config, run_dir, identity=False)
-    check_existing(cells, overwrite)
-    todo = [(c, d) for c, d in cells if not (d / "result.json").exists()]
+    check_existing(grid_runs, overwrite)
+    todo = [(c, d) for c, d in grid_runs if not (d / "result.json").exists()]
     if cluster is not None and todo:
         jobs = cluster.connect()   # a wrong --address stops here, before anything is written
     grid = f"{', '.join(sweep.optimizers)} x {len(sweep.lrs)} rate(s) x {len(sweep.seeds)} seed(s)"
     console = SweepConsole(todo, jobs, progress, quiet, several_seeds=len(sweep.seeds) > 1)
-    console.say(f"{len(cells)} runs ({grid}) of {sweep.base.model} on {sweep.base.dataset}: "
+    console.say(f"{len(grid_runs)} runs ({grid}) of {sweep.base.model} on {sweep.base.dataset}: "
                 f"{data.describe()}, {'up to ' if sweep.base.early_stop else ''}{sweep.base.epochs} "
                 f"epoch{'s' if sweep.base.epochs > 1 else ''}"
                 f"{', ' + what if what else ''}, "
@@ -105,26 +105,26 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
         for _, run_dir in todo:
             for name in (RESUME_FILE, "metrics.json", "metrics.csv"):
                 (run_dir / name).unlink(missing_ok=True)
-    if len(todo) < len(cells):
-        console.say(f"{len(cells) - len(todo)} of {len(cells)} runs already done in {sweep.root}; "
+    if len(todo) < len(grid_runs):
+        console.say(f"{len(grid_runs) - len(todo)} of {len(grid_runs)} runs already done in {sweep.root}; "
                     f"running the other {len(todo)}")
     try:
         if cluster is not None and todo:   # each Ray run has its --cpus-per-run threads
             cluster.train(todo, console)
         elif jobs == 1 or len(todo) <= 1:
-            threads = _threads(cells, jobs)
+            threads = _threads(grid_runs, jobs)
             for config, run_dir in todo:   # bars (stderr) stay on the terminal
                 on_cpu = resolve_device(config.device) == "cpu"
                 with cpu_threads_during(threads[run_dir] if on_cpu else None):
                     train_logged(config, run_dir, progress, report=console.report, stderr=False)
         else:
-            _run_in_processes(todo, plan, _threads(cells, jobs), console)
+            _run_in_processes(todo, plan, _threads(grid_runs, jobs), console)
         console.finish()
     finally:
         console.close()
         if cluster is not None:
             cluster.disconnect()
-    return [read_json(d / "result.json") for _, d in cells]
+    return [read_json(d / "result.json") for _, d in grid_runs]
 
 
 class SweepConsole:
@@ -202,7 +202,7 @@ class SweepConsole:
             self.bar = None
 
 
-def check_existing(cells, overwrite: bool = False) -> None:
+def check_existing(grid_runs, overwrite: bool = False) -> None:
     """Refuse to reuse a run directory trained with other settings, unless ``overwrite``.
 
     A run is identified by every setting that can change what it learns (``RunConfig.changes_from``),
@@ -211,7 +211,7 @@ def check_existing(cells, overwrite: bool = False) -> None:
     the differences and the two ways out, or with ``overwrite`` deletes those runs to train them anew.
     """
     stale = []
-    for config, run_dir in cells:
+    for config, run_dir in grid_runs:
         if not has_trained(run_dir):   # a start that failed: no run, its folder is reused
             continue
         saved = read_json(run_dir / "config.json")
@@ -228,9 +228,9 @@ def check_existing(cells, overwrite: bool = False) -> None:
         shutil.rmtree(run_dir)
 
 
-def _threads(cells, jobs: int) -> dict:
+def _threads(grid_runs, jobs: int) -> dict:
     """Each run directory's thread count, from its place in the whole grid (threads_per_job)."""
-    return dict(zip((d for _, d in cells), threads_per_job(jobs, len(cells))))
+    return dict(zip((d for _, d in grid_runs), threads_per_job(jobs, len(grid_runs))))
 
 
 def _run_in_processes(todo, plan: WorkerPlan, threads: dict, console: SweepConsole) -> None:
@@ -241,11 +241,11 @@ def _run_in_processes(todo, plan: WorkerPlan, threads: dict, console: SweepConso
     for config, run_dir in todo:
         phases.setdefault(threads[run_dir], []).append((config.to_dict(), str(run_dir)))
     outcomes = Outcomes(console.report)
-    for count, cells in phases.items():
+    for count, grid_runs in phases.items():
         # (threads_per_job gives a phase of n runs at most cores // n threads each, so plan.jobs
         # workers, of which train_in_workers starts no more than the runs, fit the cores.)
         # A run's own events (its epochs, its result) reach the console through console.report.
-        for run_dir, _, status, message in train_in_workers(cells, plan.jobs, count, console.report,
+        for run_dir, _, status, message in train_in_workers(grid_runs, plan.jobs, count, console.report,
                                                             cards=plan.cards):
             outcomes.add(run_dir, status, message)
     outcomes.raise_if_any_failed()

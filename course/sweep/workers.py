@@ -51,7 +51,7 @@ def _die_with_parent() -> None:
 
 
 def _serve(conn, threads: int) -> None:
-    """A worker's life: set up once, then train each cell it is sent until it is sent None."""
+    """A worker's life: set up once, then train each task it is sent until it is sent None."""
     _die_with_parent()
     import course  # noqa: F401  (quiets Paddle's import warning)
 
@@ -65,8 +65,8 @@ def _serve(conn, threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # (ignored since it started: _Worker.start)
     try:
         conn.send(_READY)
-        while (cell := conn.recv()) is not None:
-            conn.send(_train(cell, conn.send))
+        while (task := conn.recv()) is not None:
+            conn.send(_train(task, conn.send))
     except (EOFError, BrokenPipeError):   # the sweep process is gone or stopped us: just stop
         return
 
@@ -97,12 +97,12 @@ def train_logged(config, run_dir, progress: bool = False, report=None, stderr: b
     return result
 
 
-def _train(cell: tuple[dict, str], report) -> tuple[str, dict | None, str, str]:
-    """Run one cell in this worker: (run_dir, result or None, status, message)."""
+def _train(task: tuple[dict, str], report) -> tuple[str, dict | None, str, str]:
+    """Run one task in this worker: (run_dir, result or None, status, message)."""
     from course.engine.config import RunConfig
     from course.engine.errors import USER_ERRORS
 
-    config_dict, run_dir = cell
+    config_dict, run_dir = task
     try:
         return run_dir, train_logged(RunConfig.from_dict(config_dict), run_dir, report=report), "", ""
     except USER_ERRORS as err:
@@ -116,7 +116,7 @@ class _Worker:
         self.conn, self._child_end = context.Pipe()
         self.process = context.Process(target=_serve, args=(self._child_end, threads),
                                        name=f"sweep-worker-{number}", daemon=False)
-        self.ready, self.cell, self.card = False, None, card
+        self.ready, self.task, self.card = False, None, card
 
     def start(self) -> None:
         # Ctrl-C reaches the whole process group, and a worker still importing Paddle would die
@@ -134,10 +134,10 @@ class _Worker:
                 signal.signal(signal.SIGINT, previous)
         self._child_end.close()   # else the parent would never see EOF when the worker dies
 
-    def give(self, cell) -> None:
-        self.cell = cell
+    def give(self, task) -> None:
+        self.task = task
         with contextlib.suppress(OSError):   # it died: wait() sees its sentinel next
-            self.conn.send(cell)
+            self.conn.send(task)
 
     def receive(self):
         """The worker's next message, or None if it has died."""
@@ -209,7 +209,7 @@ def _check_it_had_started(worker) -> None:
             "`if __name__ == \"__main__\":`, since each worker imports your script")
 
 
-def train_in_workers(cells, jobs: int, threads: int, on_event=None, cards=()):
+def train_in_workers(tasks, jobs: int, threads: int, on_event=None, cards=()):
     """Yield ``(run_dir, result, status, message)`` for each (config dict, run dir) as it ends.
 
     ``cards[i]``, if given, is the GPU worker i is pinned to (its ``CUDA_VISIBLE_DEVICES``); a
@@ -220,7 +220,7 @@ def train_in_workers(cells, jobs: int, threads: int, on_event=None, cards=()):
     fresh worker takes over. Raises SweepError if a worker dies before it is ready to train.
     """
     context = multiprocessing.get_context("spawn")
-    pending, workers, started = deque(cells), [], 0
+    pending, workers, started = deque(tasks), [], 0
 
     def start_worker(card=None):
         nonlocal started
@@ -250,7 +250,7 @@ def train_in_workers(cells, jobs: int, threads: int, on_event=None, cards=()):
                     workers.remove(worker)
                     worker.stop(kill=True)   # reap it, close its pipe
                     _check_it_had_started(worker)
-                    yield worker.cell[1], None, FAILED, f"its worker process {worker.how_it_died()}"
+                    yield worker.task[1], None, FAILED, f"its worker process {worker.how_it_died()}"
                     if pending:
                         start_worker(worker.card)
                     continue
@@ -258,7 +258,7 @@ def train_in_workers(cells, jobs: int, threads: int, on_event=None, cards=()):
                 if pending:
                     worker.give(pending.popleft())
                 else:
-                    worker.cell = None
+                    worker.task = None
                     workers.remove(worker)
                     worker.stop(kill=False)
         finished = True
