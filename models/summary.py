@@ -8,8 +8,6 @@ structure only (no forward pass), so it also works on a model built under
 ``paddle.LazyGuard`` whose 134M parameters were never allocated.
 """
 
-import contextlib
-import io
 import math
 
 import paddle
@@ -52,33 +50,22 @@ def count_flops(model, input_shape):
     Paddle counts multiply-accumulates: a convolution costs
     out_elements * (in_channels/groups * kernel_area + 1 if bias) and a Linear
     in_features * out_elements (bias not counted); ReLU, max-pooling, dropout
-    and BatchNorm1D/2D count zero. In paddle 3.3.1 with numpy 2,
-    ``paddle.flops`` computes the total and then crashes while printing its
-    table (``int()`` of a shape-[1] tensor), so on failure we recount with
-    paddle's own per-layer rules. Returns None if that fails too.
+    and BatchNorm1D/2D count zero. Counted here with Paddle's own per-layer rules
+    rather than by ``paddle.flops`` itself: that one finds a rule by a layer's exact
+    class (a subclass of nn.Conv2D counts 0), and crashes while printing its table
+    with NumPy 2 on every Paddle from 2.6 to 3.3. Returns None if the count fails.
     """
-    input_shape = [1, *input_shape]
     layers = [model, *model.sublayers()]
     before = [(set(m._buffers), set(m._forward_post_hooks)) for m in layers]
     training = model.training
-    # paddle.flops prints one line per layer type; keep the caller's output clean.
-    with contextlib.redirect_stdout(io.StringIO()):
-        try:
-            return int(paddle.flops(model, input_shape, print_detail=False))
-        except Exception:  # noqa: BLE001 - fall back below
-            pass
-        finally:
-            # paddle.flops cleans up only on success: drop its counting buffers
-            # and hooks so the model trains and saves as before.
-            _restore(layers, before)
-            model.train() if training else model.eval()
-        try:
-            return _flops_with_paddle_rules(model, input_shape)
-        except Exception:  # noqa: BLE001 - an estimate must never break a report
-            return None
-        finally:
-            _restore(layers, before)
-            model.train() if training else model.eval()
+    try:
+        return _flops_with_paddle_rules(model, [1, *input_shape])
+    except Exception:  # noqa: BLE001 - an estimate must never break a report
+        return None
+    finally:
+        # Drop the counting buffers and hooks so the model trains and saves as before.
+        _restore(layers, before)
+        model.train() if training else model.eval()
 
 
 def _restore(layers, before):

@@ -163,3 +163,18 @@ def test_private_paddle_apis_live_in_the_speed_package_only():
              if PRIVATE_PADDLE.search(line)]
     assert not found, "\n".join(found)
     assert any(PRIVATE_PADDLE.search(p.read_text(encoding="utf-8")) for p in speed.glob("*.py"))
+
+
+FUNCTION_LINES = 60
+
+
+def test_no_function_is_longer_than_60_lines():
+    """A function a reader takes in at once: its whole body, docstring included, on one screen."""
+    long = []
+    for path in source_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {lines} lines")
+    assert not long, "\n".join(long)

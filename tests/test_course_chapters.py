@@ -2,9 +2,12 @@
 teaches (data checked, networks compared, a resume that continues exactly, an export that
 predicts like the model it came from, data parallel equal to one process)."""
 import json
+import re
 from pathlib import Path
 
 import pytest
+
+from course import compat
 from PIL import Image
 
 from course.chapters import (ch1_data, ch2_networks, ch3_loss, ch5_devices, ch6_debugging,
@@ -68,6 +71,8 @@ def test_ch3_trains_a_regression_and_a_classification(tmp_path, capsys):
     assert summaries["sgd+classification-ce-lr0.01-seed0"] - summaries["sgd+regression-mse-lr0.01-seed0"] == 9 * 981
 
 
+@pytest.mark.skipif(compat.paddle_version() < (3,), reason="Paddle 2.6's spawned processes crash "
+                    "inside pytest (SIGSEGV; the same command runs as a script)")
 def test_ch5_two_spawned_processes_train_what_one_does(tmp_path, capsys):
     one = run(ch5_devices, tmp_path, capsys, "--no-progress")
     two = run(ch5_devices, tmp_path, capsys, "--no-progress", "--processes", "2")
@@ -95,5 +100,5 @@ def test_ch7_resumed_losses_equal_the_uninterrupted_ones(tmp_path, capsys):
 def test_ch8_exports_a_program_that_predicts_png_digits(tmp_path, capsys):
     out = run(ch8_deploy, tmp_path, capsys, "--no-progress")
     gap = float(out.split("by at most ")[1].split()[0])
-    assert gap < 1e-4 and "model.json, model.pdiparams, model_meta.json" in out
+    assert gap < 1e-4 and re.search(r"model\.(json|pdmodel), model\.pdiparams, model_meta\.json", out)
     assert out.count("(p=") == 5 and "digits read right" in out

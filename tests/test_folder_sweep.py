@@ -5,11 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "compare_optimizers.py"
 
 
+@pytest.mark.slow   # tens of seconds: the slow tier runs it
 def test_sweep_on_an_image_folder_trains_well_above_chance(digits, tmp_path):
     digits_tree = digits["single30"]
     out = subprocess.run([sys.executable, str(SCRIPT), "--dataset", f"folder:{digits_tree}",

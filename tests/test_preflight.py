@@ -145,6 +145,7 @@ def test_bad_weights_stop_the_sweep_before_any_folder_and_the_fix_runs(name, exp
     assert code == 0, err
 
 
+@pytest.mark.slow   # tens of seconds: the slow tier runs it
 def test_a_run_folder_of_a_start_that_failed_does_not_block_the_corrected_command(tmp_path, capsys,
                                                                                   monkeypatch):
     """A folder holding only a config.json (what a start that failed left) is no run."""
@@ -160,6 +161,7 @@ def test_a_run_folder_of_a_start_that_failed_does_not_block_the_corrected_comman
     assert (run_dir / "result.json").is_file()
 
 
+@pytest.mark.slow   # tens of seconds: the slow tier runs it
 def test_a_finished_run_without_its_config_is_not_reused_with_other_settings(tmp_path, capsys, monkeypatch):
     argv = ["--dataset", f"mnist:{FIXTURE}", "--subset", "64", "--val-subset", "64", *ONE_RUN,
             "--logdir", str(tmp_path / "runs"), *QUIET]

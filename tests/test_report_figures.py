@@ -157,6 +157,7 @@ def test_confirmation_seeds_never_collide_and_diverged_optimizers_are_left_out(t
         Sweep(RunConfig(), confirm_best=-1)
 
 
+@pytest.mark.slow   # tens of seconds: the slow tier runs it
 def test_confirm_best_2_trains_two_more_seeds_of_each_best_rate(tmp_path, capsys):
     from course.chapters import ch4_optimizers
     from course.cli import run_main

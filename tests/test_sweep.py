@@ -82,6 +82,7 @@ def _wait_for(predicate, timeout=120):
     return False
 
 
+@pytest.mark.slow   # tens of seconds: the slow tier runs it
 def test_sweep_killed_midway_then_restarted_completes_each_run_once(tmp_path):
     args = ["--model", "mlp_relu", "--optimizers", "adam,momentum", "--lrs", "0.01,0.003",
             "--epochs", "2", "--subset", "1000", "--val-subset", "300", "--logdir", str(tmp_path), "--jobs", "1"]

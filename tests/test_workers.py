@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_small.npz"
 SCRIPT = ROOT / "scripts" / "compare_optimizers.py"
@@ -61,6 +63,7 @@ def gone(pids, timeout=15):
     return False
 
 
+@pytest.mark.slow   # tens of seconds: the slow tier runs it
 def test_a_worker_killed_mid_run_fails_that_run_and_the_others_finish(tmp_path):
     proc, root, workers = start_sweep(tmp_path, running=2)   # both workers are mid-run
     assert len(workers) == 2

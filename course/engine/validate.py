@@ -100,7 +100,8 @@ def _check_dataset_and_model(config) -> None:
                           "or use an MNIST net (linear, mlp_sigmoid, mlp_relu, mlp_keras, lenet)")
     if kind == "folder" and pipeline == "mnist":
         raise ConfigError(f"--model: {config.model!r} is one of the course's MNIST nets (1x28x28 "
-                          "digits); for an image folder use e.g. mobilenet_v2, vgg16_gap or densenet121")
+                          "digits); for an image folder (--dataset folder:...) use e.g. mobilenet_v2, "
+                          "vgg16_gap or densenet121")
 
 
 def _check_augment(name: str) -> None:

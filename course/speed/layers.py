@@ -33,13 +33,13 @@ class FastConv2D(nn.Conv2D):
 
     def forward(self, x):
         if not self.on_cpu_fast_path(x):
-            return super().forward(x)
+            return super(FastConv2D, self).forward(x)
         out = onednn_conv2d(x, self.weight, self.bias, self._stride, self._updated_padding,
                             self._padding_algorithm, self._dilation, self._groups)
         if out is not None:
             return out
         if self.bias is None:
-            return super().forward(x)
+            return super(FastConv2D, self).forward(x)
         out = F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
                        dilation=self._dilation, groups=self._groups, data_format=self._data_format)
         return out + self.bias.unsqueeze([1, 2])

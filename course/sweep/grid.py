@@ -53,8 +53,10 @@ class Sweep:
         own = [arm["lr"] for arm in self.arms if "lr" in arm]
         if own and len(own) == len(self.arms):
             self.lrs = sorted(set(own), reverse=True)
-        if not (self.arms and self.lrs and self.seeds):
-            raise ConfigError("a sweep needs at least one optimizer, one learning rate and one seed")
+        for flag, values, what in (("--optimizers", self.arms, "optimizer"),
+                                   ("--lrs", self.lrs, "learning rate"), ("--seeds", self.seeds, "seed")):
+            if not values:
+                raise ConfigError(f"{flag}: a sweep needs at least one {what}, got none")
         # Every cell is built (and so validated) now, before anything is loaded or written.
         try:
             self.cells = [self.base.replace(**{**arm, "lr": lr, "seed": int(seed)})

@@ -97,14 +97,7 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
                 f"{plan.describe(len(todo))} -> {sweep.root} (each run's details: "
                 "<run>/train.log)")
     del data   # the runs load their own copy
-    sweep.root.mkdir(parents=True, exist_ok=True)
-    remove_stale(sweep.root)   # left by a sweep killed while writing its summary
-    atomic_write_json(sweep.root / "sweep.json", {
-        "arms": sweep.arms, "lrs": sweep.lrs, "seeds": sweep.seeds, "base": sweep.base.to_dict()})
-    if not resume:
-        for _, run_dir in todo:
-            for name in (RESUME_FILE, "metrics.json", "metrics.csv"):
-                (run_dir / name).unlink(missing_ok=True)
+    _open_sweep_folder(sweep, todo, resume)
     if len(todo) < len(grid_runs):
         console.say(f"{len(grid_runs) - len(todo)} of {len(grid_runs)} runs already done in {sweep.root}; "
                     f"running the other {len(todo)}")
@@ -112,11 +105,7 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
         if cluster is not None and todo:   # each Ray run has its --cpus-per-run threads
             cluster.train(todo, console)
         elif jobs == 1 or len(todo) <= 1:
-            threads = _threads(grid_runs, jobs)
-            for config, run_dir in todo:   # bars (stderr) stay on the terminal
-                on_cpu = resolve_device(config.device) == "cpu"
-                with cpu_threads_during(threads[run_dir] if on_cpu else None):
-                    train_logged(config, run_dir, progress, report=console.report, stderr=False)
+            _run_here(todo, _threads(grid_runs, jobs), progress, console)
         else:
             _run_in_processes(todo, plan, _threads(grid_runs, jobs), console)
         console.finish()
@@ -125,6 +114,28 @@ def run_sweep(sweep: Sweep, jobs: int | str = 1, progress: bool = True, resume: 
         if cluster is not None:
             cluster.disconnect()
     return [read_json(d / "result.json") for _, d in grid_runs]
+
+
+def _open_sweep_folder(sweep: Sweep, todo, resume: bool) -> None:
+    """Make the sweep's folder and write sweep.json; ``resume=False`` clears what the unfinished
+    runs in ``todo`` saved, so they start over."""
+    sweep.root.mkdir(parents=True, exist_ok=True)
+    remove_stale(sweep.root)   # left by a sweep killed while writing its summary
+    atomic_write_json(sweep.root / "sweep.json", {
+        "arms": sweep.arms, "lrs": sweep.lrs, "seeds": sweep.seeds, "base": sweep.base.to_dict()})
+    if not resume:
+        for _, run_dir in todo:
+            for name in (RESUME_FILE, "metrics.json", "metrics.csv"):
+                (run_dir / name).unlink(missing_ok=True)
+
+
+def _run_here(todo, threads: dict, progress: bool, console) -> None:
+    """Train the runs in ``todo`` one after the other in this process (bars, on stderr, stay on
+    the terminal), each with its thread count on a CPU."""
+    for config, run_dir in todo:
+        on_cpu = resolve_device(config.device) == "cpu"
+        with cpu_threads_during(threads[run_dir] if on_cpu else None):
+            train_logged(config, run_dir, progress, report=console.report, stderr=False)
 
 
 class SweepConsole:

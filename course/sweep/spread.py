@@ -147,9 +147,10 @@ def write_demo_sweep(root) -> Path:
             run = Path(root) / f"{opt}-lr{lr:g}-seed{seed}"
             run.mkdir(parents=True, exist_ok=True)
             swings = 0.04 if (opt, lr) == ("rmsprop", 0.1) else 0.0    # its best epoch was better
-            result = {"run": run.name, "arm": opt, "optimizer": opt, "lr": lr, "seed": seed,
+            result = {"run": run.name, "variant": opt, "optimizer": opt, "lr": lr, "seed": seed,
                       "diverged": final < 0.2, "best_val_acc": final + swings,
-                      "final_val_acc": final, "test_acc": final}
+                      "final_val_acc": final, "test_acc": final, "test_loss": 1.0 - final,
+                      "epochs_run": 5, "total_seconds": 60.0}
             (run / "result.json").write_text(json.dumps(result), encoding="utf-8")
     return Path(root)
 

@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import paddle
 from paddle.base import framework, unique_name
+from paddle.base.layer_helper import LayerHelper
 
 from course.engine.errors import ConfigError
 from course.engine.trainer import Trainer
@@ -241,6 +242,8 @@ def _materialize_optimizer_state(trainer) -> None:
     """
     optimizer = trainer.optimizer
     params = [p for p in optimizer._parameter_list if not p.stop_gradient]
+    if getattr(optimizer, "helper", None) is None:   # Paddle 2.6 makes it at the first step only
+        optimizer.helper = LayerHelper(type(optimizer).__name__)
     with unique_name.guard(trainer.names):
         optimizer._create_accumulators(framework.default_main_program().global_block(), params)
 
