@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from course.engine.errors import ConfigError
-from course.engine.optimizers import OPTIMIZERS
+from course.engine.optimizers import available_optimizers
 from course.tools import optimizer_paths_plot
 from course.tools.optimizer_paths import (COURSE_OPTIMIZERS, SURFACES, Surface, compare_paths,
                                           format_table, run_path)
@@ -65,7 +65,7 @@ def test_the_steps_are_the_registrys_momentum_and_sgd():
 
 
 def test_every_name_of_the_sweeps_registry_is_accepted_and_an_unknown_one_is_its_config_error():
-    for name in OPTIMIZERS:
+    for name in available_optimizers():
         path = run_path(BOWL, name, 0.01, steps=10)
         assert path.optimizer == name and path.steps == 10 and np.isfinite(path.losses).all()
     assert run_path(BOWL, "NAG", 0.01, steps=10).optimizer == "nesterov"

@@ -28,7 +28,9 @@ MNIST_TRAIN = 50_000       # real MNIST's training images (the course's split)
 BYTES = 4                  # float32
 PARAM_COPIES = 4           # weights, gradients and an optimizer's two slots (Adam's moments)
 # Operators that compute no activation: the parameters themselves, the input, constants.
-SHAPELESS = ("builtin.parameter", "pd_op.data", "pd_op.full", "pd_op.full_int_array")
+# Operators whose results are no activations: PIR's names (Paddle 3), the legacy program's (2.6).
+SHAPELESS = ("builtin.parameter", "pd_op.data", "pd_op.full", "pd_op.full_int_array",
+             "feed", "fill_constant", "assign_value")
 RUN_FILES = ("result.json", "metrics.json", "last.pdckpt")   # what only a run that trained writes
 
 
@@ -255,8 +257,18 @@ def _traced(model: str, loss: str, freeze: bool, shape: tuple) -> int:
         pass
     finally:
         paddle.disable_static()
-    return sum(_numel(r) for op in main.global_block().ops if op.name() not in SHAPELESS
-               for r in op.results())
+    return sum(_numel(r) for name, results in _operators(main.global_block()) if name not in SHAPELESS
+               for r in results)
+
+
+def _operators(block):
+    """(name, output values) of each operator of a traced block: a PIR operator's (Paddle 3) or
+    a legacy program operator's (Paddle 2.6, whose outputs are the block's variables)."""
+    for op in block.ops:
+        if hasattr(op, "results"):
+            yield op.name(), op.results()
+        else:
+            yield op.type, [block.var(name) for name in op.output_arg_names]
 
 
 def _numel(value) -> int:
