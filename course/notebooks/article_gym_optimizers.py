@@ -105,6 +105,8 @@ optimizers = {   # Keras 的默认值:epsilon=1e-7,AdaGrad 的累加器从 0.1 �
                                                              epsilon=1e-7, parameters=params),
     "SGD(lr=0.01)": lambda params: paddle.optimizer.SGD(learning_rate=0.01, parameters=params),
 }
+if not hasattr(paddle.optimizer, "NAdam"):   # 飞桨 2.6 没有 NAdam(3.0 才有)· Paddle 2.6 has no NAdam
+    del optimizers["Nadam(lr=0.002)"]
 batches = [batch for batch, _ in zip(loaders["train"], range(TRY_STEPS))]
 hand_losses = {}
 for name, make in optimizers.items():
