@@ -223,7 +223,8 @@ def check_article_filmstar_transfer(v, tmp_path):
 
 def check_article_gym_optimizers(v, tmp_path):
     assert len(v["hand_losses"]) == 4 + hasattr(paddle.optimizer, "NAdam") and all(0 < loss < 10 for losses in v["hand_losses"].values() for loss in losses)
-    assert sorted(v["train_seconds"]) == ["adagrad", "adam+plateau", "nadam(momentum_decay=0.004)", "rmsprop", "sgd"]
+    arms = ["adagrad", "adam+plateau", "nadam(momentum_decay=0.004)", "rmsprop", "sgd"]
+    assert sorted(v["train_seconds"]) == arms if hasattr(paddle.optimizer, "NAdam") else arms[:2] + arms[3:]
     assert (tmp_path / "runs" / "gym-augment.png").is_file()
 
 
