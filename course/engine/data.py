@@ -60,6 +60,10 @@ def load_dataset(config, progress: bool = True) -> DataBundle:
 def _mnist(config, path, progress: bool) -> DataBundle:
     from data.mnist import load_mnist
 
+    if path is not None and not os.path.isfile(path):   # the flag's name, not only the file's
+        problem = "is a directory" if os.path.isdir(path) else "no such file"
+        raise ConfigError(f"--dataset: {path}: {problem} (expected the course's gzip-JSON "
+                          "mnist.json.gz, or an .npz of its splits)")
     splits = load_mnist(path=path, cache_dir=config.data_cache or None, progress=progress)
     train = _first(splits.train, config.subset, "--subset", "training")
     val = _first(splits.val, config.val_subset, "--val-subset", "validation")
