@@ -37,6 +37,13 @@ def paddle_version() -> tuple:
     return version_tuple(paddle.__version__)
 
 
+def spawns_in_this_process() -> bool:
+    """Whether ``paddle.distributed.spawn`` works from a process that has run Paddle already (a
+    notebook kernel, pytest). Paddle 2.6's spawned processes crash there (SIGSEGV); started as a
+    script, or with ``paddle.distributed.launch``, they work on every supported version."""
+    return paddle_version() >= (3,)
+
+
 def optimizer_class(name: str):
     """``paddle.optimizer.<name>``, or None where this Paddle does not have it."""
     return getattr(paddle.optimizer, name, None)

@@ -71,8 +71,8 @@ def test_ch3_trains_a_regression_and_a_classification(tmp_path, capsys):
     assert summaries["sgd+classification-ce-lr0.01-seed0"] - summaries["sgd+regression-mse-lr0.01-seed0"] == 9 * 981
 
 
-@pytest.mark.skipif(compat.paddle_version() < (3,), reason="Paddle 2.6's spawned processes crash "
-                    "inside pytest (SIGSEGV; the same command runs as a script)")
+@pytest.mark.skipif(not compat.spawns_in_this_process(), reason="Paddle 2.6's spawned processes "
+                    "crash inside pytest (SIGSEGV; the same command runs as a script)")
 def test_ch5_two_spawned_processes_train_what_one_does(tmp_path, capsys):
     one = run(ch5_devices, tmp_path, capsys, "--no-progress")
     two = run(ch5_devices, tmp_path, capsys, "--no-progress", "--processes", "2")

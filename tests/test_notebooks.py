@@ -20,6 +20,8 @@ import nbformat
 import paddle
 import pytest
 
+from course import compat
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,9 +153,11 @@ def check_ch4_optimizers(v, tmp_path):
 
 def check_ch5_devices(v, tmp_path):
     assert "build" in v["device_lines"][0] and v["images_per_second"]["cpu"] > 0
-    one, several = v["results"]["1"], v["results"]["2"]
-    # data parallel: each process half of every batch, gradients averaged = one process's steps
-    assert abs(one["final_val_loss"] - several["final_val_loss"]) < 1e-4 and one["final_val_acc"] > 0.3
+    one = v["results"]["1"]
+    assert one["final_val_acc"] > 0.3
+    if compat.spawns_in_this_process():   # (Paddle 2.6: the notebook trains one process only)
+        # data parallel: each process half of every batch, gradients averaged = one process's steps
+        assert abs(one["final_val_loss"] - v["results"]["2"]["final_val_loss"]) < 1e-4
 
 
 def check_ch6_debugging(v, tmp_path):
@@ -174,7 +178,8 @@ def check_ch7_resume(v, tmp_path):
 
 def check_ch8_deploy(v, tmp_path):
     assert v["val_acc"] > 0.4 and v["max_gap"] < 1e-4
-    assert v["exported"] == ["mnist.json", "mnist.pdiparams"]
+    assert v["exported"] in (["mnist.json", "mnist.pdiparams"],                        # Paddle 3 (PIR)
+                             ["mnist.pdiparams", "mnist.pdiparams.info", "mnist.pdmodel"])   # Paddle 2.6
     assert all(p["static"] == p["dygraph"] for p in v["png_predictions"]) and len(v["png_predictions"]) == 5
     assert sum(p["static"] == p["label"] for p in v["png_predictions"]) >= 3
 

@@ -92,13 +92,17 @@ paddle.set_device(DEVICE)
 # 多块 GPU 时才会明显加速。
 
 # %%
+from course import compat
 from course.chapters.ch5_devices import train
 from course.engine.config import RunConfig
 
 config = RunConfig(dataset=DATASET, model="lenet", optimizer="adam", lr=0.001, epochs=EPOCHS, subset=SUBSET,
                    val_subset=VAL_SUBSET, device=DEVICE)
 results = {}
-for processes in [1, PROCESSES]:
+if not compat.spawns_in_this_process():   # 飞桨 2.6 在 notebook 里启动子进程会崩溃;命令行脚本可以
+    print("Paddle 2.6: spawned processes crash inside a notebook kernel; run "
+          "`python scripts/ch5_devices.py --processes 2` in a terminal for the data-parallel run")
+for processes in [1, PROCESSES] if compat.spawns_in_this_process() else [1]:
     run_dir = pathlib.Path(LOGDIR) / "ch5-devices" / f"{config.run_name()}-{processes}proc"
     result = train(config, run_dir, processes, progress=False)
     results[processes] = {key: result[key] for key in ("final_val_loss", "final_val_acc", "train_seconds")}
