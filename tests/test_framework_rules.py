@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from course.engine.optimizers import OPTIMIZERS, available_optimizers
-from tests.test_optimizer_rules import (BETA1, BETA2, CURVATURE, DECOUPLED, LR, RTOL, START, TARGET,
-                                        by_paddle, moments, power32)
+from tests.test_optimizer_rules import (BETA1, BETA2, LR, RTOL, START, by_paddle, moments, power32)
 from tests import test_optimizer_rules as paddle_rules
 
 
@@ -123,16 +122,6 @@ RULES = {"keras": KERAS, "torch": TORCH}
 DEPARTURES = {("keras", "adam"): 1e-3, ("keras", "adamw"): 1e-3}
 
 
-def by_hand(rules, name, weight_decay, steps):
-    w, state = START.copy(), {}
-    for t in range(1, steps + 1):
-        g = CURVATURE * (w - TARGET)
-        if name not in DECOUPLED:
-            g = g + weight_decay * w
-        w = rules[name](w, g, state, t, weight_decay)
-    return w
-
-
 CASES = [(framework, name) for framework in RULES for name in available_optimizers() if name in RULES[framework]]
 
 
@@ -140,7 +129,7 @@ CASES = [(framework, name) for framework in RULES for name in available_optimize
 @pytest.mark.parametrize("framework, name", CASES)
 def test_steps_follow_the_frameworks_rule(framework, name, weight_decay):
     steps = 8 if name == "radam" else 3
-    expected = by_hand(RULES[framework], name, weight_decay, steps)
+    expected = paddle_rules.by_hand(name, weight_decay, steps, rules=RULES[framework])
     ours = by_paddle(name, weight_decay, steps, defaults=framework)
     rtol = DEPARTURES.get((framework, name), RTOL)
     np.testing.assert_allclose(ours, expected, rtol=rtol, err_msg=f"{framework} {name}")

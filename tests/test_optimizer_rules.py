@@ -154,14 +154,15 @@ RULES = {"sgd": sgd, "momentum": momentum, "nesterov": nesterov, "adagrad": adag
 DECOUPLED = {"adamw", "lamb"}    # weight decay is not added to their gradient
 
 
-def by_hand(name, weight_decay, steps):
-    """The weights after ``steps`` steps of ``name``'s rule, in float64."""
+def by_hand(name, weight_decay, steps, rules=RULES):
+    """The weights after ``steps`` steps of ``name``'s rule in ``rules`` (Paddle's by default;
+    tests/test_framework_rules.py passes Keras's and PyTorch's), in float64."""
     w, state = START.copy(), {}
     for t in range(1, steps + 1):
         g = CURVATURE * (w - TARGET)
         if name not in DECOUPLED:
             g = g + weight_decay * w
-        w = RULES[name](w, g, state, t, weight_decay)
+        w = rules[name](w, g, state, t, weight_decay)
     return w
 
 
