@@ -13,12 +13,13 @@ The nets, as the course has them:
 - ``mlp``: 784 -> 512 -> 256 -> 10 with ReLU. Ours is ``models.mnist_nets.MLPRelu``.
 Both trained with SGD (lr 0.01) and cross-entropy at batch 64, on batches already held as
 tensors of each framework (the step alone: forward, loss, backward, step, zero the gradients).
-Ours uses the optimizer the project's trainer uses (``course.engine.optimizers``) and
-``F.cross_entropy``, PyTorch its standard ``torch.optim.SGD`` and ``cross_entropy``.
+Ours uses the optimizer and the cross-entropy the project's trainer uses (``course.engine.optimizers``;
+with ``course.speed``, its short SGD step and loss), PyTorch its standard ``torch.optim.SGD`` and
+``cross_entropy``.
 
 Frameworks: ``ours`` (the project's models as the engine trains them: ``course.speed.apply``,
 LeNet's conv + ReLU + max-pool blocks on oneDNN), ``ours-paddle-conv`` (the same models without
-``course.speed``: Paddle's own kernels, what ``--no-fast-kernels`` trains on), ``torch``
+``course.speed``: Paddle's own kernels and calls, what ``--no-fast-kernels`` trains on), ``torch``
 (PyTorch, the same nets written with ``torch.nn``).
 """
 from __future__ import annotations
@@ -77,10 +78,11 @@ def paddle_epochs(nets, images, labels, threads: int, fast: bool = True) -> dict
     for name in nets:
         paddle.seed(0)
         model = {"lenet": LeNet, "mlp": MLPRelu}[name]()
-        if fast:
-            speed.apply(model)
         optimizer = build_optimizer("sgd", LR, model.parameters())
-        epochs[name] = partial(train_on_batches, model, optimizer, batches, F.cross_entropy)
+        if fast:
+            speed.apply(model, optimizer)
+        loss = speed.cross_entropy if fast else F.cross_entropy
+        epochs[name] = partial(train_on_batches, model, optimizer, batches, loss)
     return epochs
 
 

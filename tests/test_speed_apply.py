@@ -69,12 +69,13 @@ def test_on_onednn_lenets_conv_equals_paddles_within_float32_rounding(monkeypatc
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * np.abs(b).max())
 
 
-def test_apply_swaps_every_paddle_conv_and_keeps_the_weights():
+def test_apply_swaps_every_paddle_conv_and_linear_and_keeps_the_weights():
     model = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 3), paddle.nn.ReLU(),
-                                 paddle.nn.Sequential(paddle.nn.Conv2D(4, 4, 1)), Conv2D(4, 2, 1))
+                                 paddle.nn.Sequential(paddle.nn.Conv2D(4, 4, 1)), Conv2D(4, 2, 1),
+                                 paddle.nn.Flatten(), paddle.nn.Linear(98, 3))
     keys = {k: v.numpy() for k, v in model.state_dict().items()}
-    assert speed.apply(model) == 2
-    assert all(type(layer) is not paddle.nn.Conv2D for layer in model.sublayers())
+    assert speed.apply(model) == 3
+    assert all(type(layer) not in (paddle.nn.Conv2D, paddle.nn.Linear) for layer in model.sublayers())
     assert model.state_dict().keys() == keys.keys()
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), keys[k])
@@ -100,6 +101,17 @@ def test_the_models_a_learner_reads_are_plain_paddle():
         assert not speed.is_applied(model) and "forward" not in vars(model)
         assert all(type(layer).__module__.startswith(("paddle.", "models."))
                    for layer in model.sublayers(include_self=True))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_fast_linear_gives_paddles_outputs_and_gradients_bit_for_bit(bias):
+    paddle.seed(0)
+    theirs = paddle.nn.Linear(784, 512, bias_attr=None if bias else False)
+    ours = layers.FastLinear(784, 512, bias_attr=None if bias else False)
+    ours.set_state_dict(theirs.state_dict())
+    x = paddle.to_tensor(np.random.default_rng(0).standard_normal([64, 784]).astype("float32"))
+    for a, b in zip(outputs_and_grads(ours, x), outputs_and_grads(theirs, x)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_the_setting_is_part_of_a_runs_identity():

@@ -201,7 +201,7 @@ def test_pretrained_weights_replace_the_initial_ones(tmp_path):
 @wires("optimizer", "lr")
 def test_optimizer_and_lr_build_the_optimizer_over_the_model(name, cls):
     trainer = training(mnist_config(optimizer=name, lr=0.037))
-    assert type(trainer.optimizer) is cls and trainer.get_lr() == pytest.approx(0.037)
+    assert isinstance(trainer.optimizer, cls) and trainer.get_lr() == pytest.approx(0.037)
     assert [p.name for p in trainer.optimizer._parameter_list] == [p.name for p in trainer.model.parameters()]
 
 

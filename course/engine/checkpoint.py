@@ -20,11 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import paddle
-from paddle.optimizer.lr import LRScheduler
 
 from course.engine.device import cpu_threads
 from course.engine.errors import ConfigError
 from course.engine.files import atomic_paddle_save
+from course.engine.schedules import schedule_drives
 
 CHECKPOINT_SUFFIX = ".pdckpt"
 WEIGHTS_SUFFIX = ".pdparams"
@@ -124,8 +124,7 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
     set_model_state(model, state["model"], path)
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.set_state_dict(state["optimizer"])
-        scheduled = isinstance(getattr(optimizer, "_learning_rate", None), LRScheduler)
-        if state.get("lr") is not None and not scheduled:
+        if state.get("lr") is not None and not schedule_drives(optimizer):
             optimizer.set_lr(float(state["lr"]))
     return dict(state.get("extra") or {})
 

@@ -94,7 +94,8 @@ class RunConfig:
                                          "always stops it")
     # Not neutral: the fast kernels round differently from Paddle's (course/speed says how), and
     # a run reproduces, and resumes bit for bit, only on the kernels it started on.
-    fast_kernels: bool = setting(True, "on a CPU, run convolutions on oneDNN (course/speed): the "
+    fast_kernels: bool = setting(True, "on a CPU, run convolutions on oneDNN and call the "
+                                       "linear, loss and SGD kernels directly (course/speed): the "
                                        "same model and results within float32 rounding, faster; "
                                        "--no-fast-kernels runs Paddle's own kernels")
     # --- where and how -------------------------------------------------------------------------

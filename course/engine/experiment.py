@@ -51,8 +51,6 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
     names = unique_name.UniqueNameGenerator()
     with unique_name.guard(names):
         model = build_run_model(config, num_classes, input_shape)
-        if config.fast_kernels:
-            speed.apply(model)
         scheduler = None
         if config.schedule != "constant" or config.schedule_args:
             scheduler = build_schedule(config.schedule, config.lr, steps_per_epoch, config.epochs,
@@ -60,11 +58,14 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
         optimizer = build_optimizer(config.optimizer, scheduler or config.lr, model.parameters(),
                                     config.weight_decay, config.optimizer_args, config.defaults)
         callbacks = callbacks_from_config(config)
-    return Trainer(model, optimizer, loss_kind=model.loss_kind, scheduler=scheduler,
-                   callbacks=callbacks, num_classes=num_classes, progress=progress,
-                   run_dir=run_dir, seed=config.seed, names=names,
-                   stop_at_chance=config.stop_at_chance, log_every_n_steps=config.log_every_n_steps,
-                   precision=MixedPrecision(config.amp))
+    trainer = Trainer(model, optimizer, loss_kind=model.loss_kind, scheduler=scheduler,
+                      callbacks=callbacks, num_classes=num_classes, progress=progress,
+                      run_dir=run_dir, seed=config.seed, names=names,
+                      stop_at_chance=config.stop_at_chance,
+                      log_every_n_steps=config.log_every_n_steps, precision=MixedPrecision(config.amp))
+    if config.fast_kernels:
+        speed.apply_to_trainer(trainer)
+    return trainer
 
 
 def build_run_model(config: RunConfig, num_classes: int, input_shape, pretrained: bool = True):

@@ -243,3 +243,11 @@ def schedule_arguments(name: str) -> list[str]:
     if name not in SCHEDULES:
         raise ConfigError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
     return _kwarg_names(name)
+
+
+def schedule_drives(optimizer) -> bool:
+    """Whether an LRScheduler sets ``optimizer``'s rate (then ``set_lr`` is refused by Paddle).
+
+    Read from the optimizer's public state: Paddle saves a schedule's state in it, under this key.
+    """
+    return "LR_Scheduler" in optimizer.state_dict()

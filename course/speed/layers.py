@@ -7,6 +7,9 @@
   times slower, with bit-identical results (tests/test_speed_apply.py).
 - :func:`lenet_forward`: LeNet's ``pool(relu(conv(x)))`` blocks as one oneDNN function each
   (``block.py``), the model's own forward wherever the fused path does not apply.
+- :class:`FastLinear`: ``paddle.nn.Linear`` calling the operator ``F.linear`` ends in on a CPU,
+  ``linear_v2``, directly: ``F.linear`` reads a Paddle flag on every call first (tens of
+  microseconds, a tenth of the course MLP's step). Bit-identical (tests/test_speed_apply.py).
 
 Anything else (a GPU, a graph traced for export, NHWC, padding modes other than zeros) runs
 ``paddle.nn.Conv2D``'s own forward.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle import _C_ops
 
 from .onednn import conv2d as onednn_conv2d
 from .onednn import conv_relu_pool as onednn_conv_relu_pool
@@ -43,6 +47,18 @@ class FastConv2D(nn.Conv2D):
         out = F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
                        dilation=self._dilation, groups=self._groups, data_format=self._data_format)
         return out + self.bias.unsqueeze([1, 2])
+
+
+class FastLinear(nn.Linear):
+    """``paddle.nn.Linear`` (same arguments and parameters), its operator called directly."""
+
+    # Paddle 3.3 has it; before, F.linear's dygraph path is a matmul and an add, left to Paddle.
+    direct = hasattr(_C_ops, "linear_v2")
+
+    def forward(self, x):
+        if self.direct and self.bias is not None and paddle.in_dynamic_mode():
+            return _C_ops.linear_v2(x, self.weight, self.bias, False)   # False: weight is [in, out]
+        return super(FastLinear, self).forward(x)
 
 
 def _pair(value):
