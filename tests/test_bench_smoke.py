@@ -123,3 +123,18 @@ def test_the_digit_benchmarks_refuse_what_they_cannot_run_in_one_line():
         bench_peer.main(["--modes", "3x1"])
     with pytest.raises(ConfigError, match=r"--images >= 64"):
         bench_peer.main(["--images", "32"])
+
+
+def test_quick_convnets_benchmark_times_both_kernels_and_saves_them(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_convnets.py"), "--quick", "--models", "mobilenet_v2",
+         "--results-dir", str(tmp_path / "results")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(rf"^mobilenet_v2\s+32x32 1 thread\(s\): oneDNN {NUMBER} img/s .*ratio {NUMBER}",
+                     proc.stdout, re.M), proc.stdout
+    saved = result_file(tmp_path / "results", "bench_convnets")
+    (row,) = saved["measurements"]
+    assert row["model"] == "mobilenet_v2" and row["side"] == 32 and row["threads"] == 1
+    assert finite_positive(*row["median"].values(), row["ratio_onednn_to_paddle"])
+    assert row["ratio_onednn_to_paddle"] == row["median"]["oneDNN"] / row["median"]["Paddle"]
