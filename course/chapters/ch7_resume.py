@@ -36,8 +36,9 @@ def make_training(seed: int, steps: int):
     """The course's LeNet, Momentum and PolynomialDecay(0.01 -> 0.001 over ``steps`` batches), and
     the name generator its parameters and optimizer state are named by."""
     import paddle
-    from paddle.base import unique_name
+    from paddle.utils import unique_name
 
+    from course.engine.names import new_names
     from models import build_model
 
     paddle.seed(seed)
@@ -46,7 +47,7 @@ def make_training(seed: int, steps: int):
     # starts counting again; in this one, a fresh name generator gives the second model the
     # first one's names. The optimizer names its state (conv2d_0.w_0_velocity_0) at its first
     # step, so the steps run under the same generator (``names``).
-    names = unique_name.UniqueNameGenerator()
+    names = new_names()
     with unique_name.guard(names):
         model = build_model("lenet")
     schedule = paddle.optimizer.lr.PolynomialDecay(START_LR, decay_steps=steps, end_lr=END_LR)
@@ -70,7 +71,7 @@ def train(model, optimizer, schedule, names, data, epochs, folder: Path, seed: i
     mean loss of each epoch trained."""
     import paddle
     import paddle.nn.functional as F
-    from paddle.base import unique_name
+    from paddle.utils import unique_name
 
     losses = []
     for epoch in range(start, epochs):

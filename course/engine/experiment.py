@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 
 import paddle
-from paddle.base import unique_name
+from paddle.utils import unique_name
 
 from course.engine.checkpoint import RESUME_FILE, load_resume
 from course.engine.config import RunConfig
 from course.engine.data import load_dataset
 from course.engine.device import cpu_threads_during, use_device
 from course.engine.files import read_json
+from course.engine.names import new_names
 from course.engine.preflight import check_before_start
 from course.engine.precision import check_amp
 from course.engine.results import RUN_LOG, drop_lost_epoch_lines, hparams, summarize
@@ -48,7 +49,7 @@ def build_training(config: RunConfig, num_classes: int, input_shape, steps_per_e
     paddle.seed(config.seed)
     # Fresh parameter names (linear_0.w_0, ...) for every build: optimizer state is keyed by
     # them, so a checkpoint loads into a model rebuilt in this process or in a new one.
-    names = unique_name.UniqueNameGenerator()
+    names = new_names()
     with unique_name.guard(names):
         model = build_run_model(config, num_classes, input_shape)
         scheduler = None

@@ -245,7 +245,7 @@ def _traced(model: str, loss: str, freeze: bool, shape: tuple) -> int:
     only makes the estimate smaller.
     """
     import paddle
-    from paddle.base import unique_name
+    from paddle.utils import unique_name
 
     paddle.enable_static()
     try:

@@ -18,9 +18,10 @@ from collections import Counter
 
 import paddle
 import paddle.nn.functional as F
-from paddle.base import unique_name
+from paddle.utils import unique_name
 
 from course.engine.errors import ConfigError
+from course.engine.names import new_names
 from course.engine.precision import MixedPrecision
 from course.engine.progress import progress_bar
 
@@ -117,7 +118,7 @@ class Trainer:
         progress: show a per-epoch progress bar.
         run_dir: the run's directory (callbacks write checkpoints there), or None.
         seed: reseeds Paddle at each epoch start, for exact resume (None = leave the RNG alone).
-        names: the ``paddle.base.unique_name`` generator the model was built under. Optimizer
+        names: the ``paddle.utils.unique_name`` generator the model was built under. Optimizer
             steps run under it too, so the optimizer's state (named at its first step, e.g.
             ``linear_0.w_0_moment1_0``) gets the same names in every process and a saved state
             loads back.
@@ -144,7 +145,7 @@ class Trainer:
         self.majority_acc = 0.0   # set by evaluate(): the most common class's share of the labels
         self.stop_at_chance = stop_at_chance
         self.seed = seed
-        self.names = names if names is not None else unique_name.UniqueNameGenerator()
+        self.names = names if names is not None else new_names()
         self.log_every_n_steps = log_every_n_steps
         self._epoch_points: list[tuple] = []
         self.precision = precision if precision is not None else MixedPrecision("off")
