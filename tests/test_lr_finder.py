@@ -89,14 +89,15 @@ def test_stops_once_the_smoothed_loss_passes_four_times_its_best():
     assert all(losses[i] <= 4 * losses[:i + 1].min() for i in range(len(losses) - 1))
 
 
-def test_model_optimizer_lr_and_data_order_are_restored_bitwise():
-    trainer, data = make(optimizer="adam", lr=0.002, subset=640)
-    train_steps(trainer, data, 3)                       # Adam moments and beta powers are non-zero now
+@pytest.mark.parametrize("optimizer, state, end_lr", [("adam", "moment1", 10), ("sgd", None, 1000)])
+def test_model_optimizer_lr_and_data_order_are_restored_bitwise(optimizer, state, end_lr):
+    trainer, data = make(optimizer=optimizer, lr=0.002, subset=640)
+    train_steps(trainer, data, 3)                       # Adam: moments and beta powers non-zero now
     before_params, before_opt = params(trainer), opt_state(trainer)
     before_data, before_step = data.train.state_dict(), trainer.global_step
-    assert any("moment1" in k for k in before_opt)
+    assert any(state in k for k in before_opt) if state else not before_opt   # SGD keeps no state
 
-    result = find_lr(trainer, data.train, end_lr=10, num_steps=60)
+    result = find_lr(trainer, data.train, end_lr=end_lr, num_steps=60)
     assert result.stopped_early                         # it really went through a blow-up
     assert_same(params(trainer), before_params)
     assert_same(opt_state(trainer), before_opt)
@@ -104,12 +105,14 @@ def test_model_optimizer_lr_and_data_order_are_restored_bitwise():
     assert data.train.state_dict() == before_data
 
 
-def test_training_after_lr_find_is_bit_identical_to_training_without_it():
-    # Fresh optimizers (Adam creates its state at the first step) and a model with dropout (the
-    # RNG must be put back too): lr_find, then 5 steps == the same 5 steps alone.
+@pytest.mark.parametrize("optimizer, lr", [("adam", 0.001), ("momentum", 0.01)])
+def test_training_after_lr_find_is_bit_identical_to_training_without_it(optimizer, lr):
+    # Fresh optimizers (they create their state, named, at the first step) and a model with
+    # dropout (the RNG must be put back too): lr_find, then 5 steps == the same 5 steps alone,
+    # down to the names the optimizer's state is saved under.
     runs = {}
     for probe in (True, False):
-        trainer, data = make(model="mlp_keras", optimizer="adam", lr=0.001, subset=640)
+        trainer, data = make(model="mlp_keras", optimizer=optimizer, lr=lr, subset=640)
         paddle.seed(7)                   # both trainings start from the same dropout RNG state
         if probe:
             find_lr(trainer, data.train, num_steps=30)
@@ -119,6 +122,22 @@ def test_training_after_lr_find_is_bit_identical_to_training_without_it():
     assert probed_loss == plain_loss
     assert_same(params(probed), params(plain))
     assert_same(opt_state(probed), opt_state(plain))
+    assert any("moment1" in k or "velocity" in k for k in opt_state(probed))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
+def test_a_checkpoint_saved_after_lr_find_loads_into_a_new_run(optimizer):
+    trainer, data = make(optimizer=optimizer, subset=640)
+    find_lr(trainer, data.train, num_steps=10)
+    train_steps(trainer, data, 2)
+    resumed, _ = make(optimizer=optimizer, subset=640)
+    resumed.set_state_dict(trainer.state_dict())
+    # Paddle hands the loaded state to the new optimizer at its first step, by name.
+    batch = [next(iter(data.train))]
+    resumed.train_epoch(batch)
+    trainer.train_epoch(batch)
+    assert_same(opt_state(resumed), opt_state(trainer))
+    assert_same(params(resumed), params(trainer))
 
 
 @pytest.mark.parametrize("optimizer, low, high", [("sgd", 1e-3, 1.0), ("adam", 1e-5, 1e-1)])
@@ -153,6 +172,11 @@ def test_a_schedule_driven_rate_is_refused():
     trainer, data = make(subset=128, schedule="cosine")
     with pytest.raises(ConfigError, match="constant"):
         find_lr(trainer, data.train, num_steps=5)
+    # Built by hand: the schedule is known to the optimizer only.
+    schedule = paddle.optimizer.lr.StepDecay(0.1, step_size=2)
+    optimizer = paddle.optimizer.Adam(schedule, parameters=trainer.model.parameters())
+    with pytest.raises(ConfigError, match="driven by an LRScheduler"):
+        find_lr((trainer.model, optimizer, "ce"), data.train, num_steps=5)
 
 
 def test_cli_dry_run_writes_plot_csv_and_json(tmp_path, capsys):

@@ -5,7 +5,8 @@ Train for a few dozen batches while the rate grows exponentially from tiny to hu
 fastest, before it blows up (L. Smith, "Cyclical Learning Rates for Training Neural Networks",
 2017; fastai ``callback/schedule.py``). The test is a probe, not training: the model, optimizer,
 learning rate, the training data's shuffling state and Paddle's RNG are put back exactly as they
-were, so a run that follows behaves bit for bit as if the test had never happened.
+were (a never-stepped optimizer is not stepped at all: the test steps a copy), so a run that
+follows behaves bit for bit as if the test had never happened.
 
 What is implemented (and where it differs from fastai v2):
 - rate ``lr_i = start * (end/start) ** (i / (num_steps - 1))``, i = 0..num_steps-1, so the last
@@ -30,17 +31,16 @@ What is implemented (and where it differs from fastai v2):
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
 
-
 import numpy as np
 import paddle
-from paddle.base import framework, unique_name
-from paddle.base.layer_helper import LayerHelper
 
 from course.engine.errors import ConfigError
+from course.engine.names import new_names
 from course.engine.trainer import Trainer
 
 SKIP_END = 5                 # fastai: the last 5 points are left out of the suggestions and the plot
@@ -91,10 +91,11 @@ def find_lr(trainer, train_batches, start_lr=1e-7, end_lr=10.0, num_steps=100, s
     """
     trainer = _as_trainer(trainer)
     check_args(start_lr, end_lr, num_steps, smooth, diverge_factor)
-    schedule = trainer.scheduler or trainer.optimizer._learning_rate
-    if isinstance(schedule, paddle.optimizer.lr.LRScheduler):
+    # Paddle's optimizer state holds 'LR_Scheduler' when a schedule drives its rate.
+    if trainer.scheduler is not None or "LR_Scheduler" in trainer.optimizer.state_dict():
+        driver = type(trainer.scheduler).__name__ if trainer.scheduler else "an LRScheduler"
         raise ConfigError("lr_find sets the learning rate itself: use schedule 'constant' "
-                          f"(this trainer's rate is driven by {type(schedule).__name__})")
+                          f"(this trainer's rate is driven by {driver})")
     saved = _snapshot(trainer, train_batches)
     try:
         return _sweep(trainer, train_batches, lr_schedule(start_lr, end_lr, num_steps), smooth,
@@ -232,26 +233,26 @@ def _load_into(live: dict, saved: dict) -> None:
             tensor.set_value(saved[name])
 
 
-def _materialize_optimizer_state(trainer) -> None:
-    """Create a fresh optimizer's accumulators now, at their initial values.
+def _probe_optimizer(optimizer, model):
+    """The optimizer the test steps: a copy of a fresh ``optimizer``, or ``optimizer`` itself.
 
-    Paddle creates them (Adam's moments and beta powers, Momentum's velocity) at the first step.
-    Created by the test, they could not be deleted again; created here, under the trainer's name
-    generator, they get exactly the names and initial values that first real step would give
-    them, so restoring the snapshot leaves the optimizer as a never-stepped one behaves.
+    Paddle creates an optimizer's state (Adam's moments and beta powers, Momentum's velocity) at
+    its first step, and it cannot be deleted again. So a never-stepped optimizer is left alone:
+    the test steps a deep copy that shares the model's parameters and nothing else. Once stepped,
+    the state exists and only its values change, which ``_restore`` writes back (nor can a stepped
+    optimizer be copied: Paddle keys its rate by a Program, which refuses). SGD has no state,
+    stepped or not, so SGD is always stepped itself.
     """
-    optimizer = trainer.optimizer
-    params = [p for p in optimizer._parameter_list if not p.stop_gradient]
-    if getattr(optimizer, "helper", None) is None:   # Paddle 2.6 makes it at the first step only
-        optimizer.helper = LayerHelper(type(optimizer).__name__)
-    with unique_name.guard(trainer.names):
-        optimizer._create_accumulators(framework.default_main_program().global_block(), params)
+    if optimizer.state_dict() or isinstance(optimizer, paddle.optimizer.SGD):
+        return optimizer
+    return copy.deepcopy(optimizer, memo={id(p): p for p in model.parameters()})
 
 
 def _snapshot(trainer, train_batches) -> dict:
-    _materialize_optimizer_state(trainer)
+    own = trainer.optimizer
+    probe = _probe_optimizer(own, trainer.model)
     state = {"model": _numpy(trainer.model.state_dict()),
-             "optimizer": _numpy(trainer.optimizer.state_dict()),
+             "optimizer": (own, trainer.names, _numpy(own.state_dict()) if probe is own else None),
              "lr": trainer.get_lr(), "training": trainer.model.training,
              "rng": paddle.get_rng_state(),
              "trainer": (trainer.global_step, trainer.diverged, trainer.stop_training,
@@ -260,12 +261,18 @@ def _snapshot(trainer, train_batches) -> dict:
         state["data"] = _numpy(train_batches.state_dict())
     # Callbacks (early stopping, checkpoints) must not see the probe's steps; nor a progress bar.
     trainer.callbacks, trainer.progress = [], False
+    if probe is not own:
+        # The copy names the state it creates from a generator of its own: the names the
+        # trainer's optimizer gives its state at its first step (a checkpoint's keys) stay free.
+        trainer.optimizer, trainer.names = probe, new_names()
     return state
 
 
 def _restore(trainer, train_batches, state) -> None:
+    trainer.optimizer, trainer.names, optimizer_state = state["optimizer"]
     _load_into(trainer.model.state_dict(), state["model"])
-    _load_into(trainer.optimizer.state_dict(), state["optimizer"])
+    if optimizer_state is not None:
+        _load_into(trainer.optimizer.state_dict(), optimizer_state)
     trainer.optimizer.clear_grad()
     trainer.set_lr(state["lr"])
     if state["training"]:
