@@ -55,44 +55,36 @@ def count_flops(model, input_shape):
     class (a subclass of nn.Conv2D counts 0), and crashes while printing its table
     with NumPy 2 on every Paddle from 2.6 to 3.3. Returns None if the count fails.
     """
-    layers = [model, *model.sublayers()]
-    before = [(set(m._buffers), set(m._forward_post_hooks)) for m in layers]
+    counted = []      # (layer, its hook's handle)
     training = model.training
     try:
-        return _flops_with_paddle_rules(model, [1, *input_shape])
+        _add_counters(model, counted)
+        model.eval()
+        with paddle.no_grad():
+            model(paddle.zeros([1, *input_shape]))
+        return sum(int(layer.total_ops) for layer, _ in counted)
     except Exception:  # noqa: BLE001 - an estimate must never break a report
         return None
     finally:
-        # Drop the counting buffers and hooks so the model trains and saves as before.
-        _restore(layers, before)
+        # Drop the counters and hooks so the model trains and saves as before.
+        for layer, handle in counted:
+            handle.remove()
+            del layer.total_ops
         model.train() if training else model.eval()
 
 
-def _restore(layers, before):
-    for layer, (buffers, hooks) in zip(layers, before):
-        for key in set(layer._buffers) - buffers:
-            del layer._buffers[key]
-        for key in set(layer._forward_post_hooks) - hooks:
-            del layer._forward_post_hooks[key]
-
-
-def _flops_with_paddle_rules(model, input_shape):
-    """paddle.flops's total without its table: paddle's count functions on each leaf layer."""
+def _add_counters(model, counted):
+    """Give each leaf layer paddle.flops has a rule for a ``total_ops`` counter and the rule as a
+    forward hook (the rule adds to ``total_ops``); append (layer, hook handle) to ``counted``."""
     from paddle.hapi.dynamic_flops import register_hooks
 
-    counted = []
     for layer in model.sublayers(include_self=True):
         # By class, walking up: course.speed's FastConv2D is counted as the nn.Conv2D it is.
         count = next((register_hooks[c] for c in type(layer).__mro__ if c in register_hooks), None)
         if count is None or list(layer.children()):
             continue
-        layer.register_buffer("total_ops", paddle.zeros([1], dtype="int64"), persistable=False)
-        layer.register_forward_post_hook(count)
-        counted.append(layer)
-    model.eval()
-    with paddle.no_grad():
-        model(paddle.zeros(input_shape))
-    return sum(int(layer.total_ops.item()) for layer in counted)
+        layer.total_ops = 0
+        counted.append((layer, layer.register_forward_post_hook(count)))
 
 
 def summarize(model, input_shape):

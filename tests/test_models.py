@@ -169,6 +169,10 @@ def test_lenet_flops_match_hand_count_and_leave_model_clean():
     assert summary["total"] == 20_350
     assert list(model.state_dict()) == keys
     assert model.training
+    # No counter or hook is left behind: a second count is the same, a forward pass adds nothing.
+    assert summarize(model, (1, 28, 28))["flops"] == 2_381_400
+    model(paddle.zeros([1, 1, 28, 28]))
+    assert not any(hasattr(layer, "total_ops") for layer in model.sublayers(include_self=True))
     text = format_summary(summary, "lenet", (1, 28, 28))
     assert "20,350 parameters" in text and "2.38M FLOPs" in text
 
