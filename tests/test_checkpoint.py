@@ -40,6 +40,20 @@ def test_checkpoint_loads_back_model_optimizer_and_rate(tmp_path):
     assert not np.allclose(_weights(fresh_model)["weight"], _weights(model)["weight"], rtol=0, atol=1e-7)
 
 
+def test_a_scheduled_rate_comes_back_from_its_schedule(tmp_path):
+    schedule = paddle.optimizer.lr.StepDecay(0.1, step_size=1, gamma=0.5)
+    model, opt = make_model_and_optimizer(lr=schedule, optimizer="adam")
+    train_step(model, opt, seed=0, fresh_names=True)
+    schedule.step()
+    schedule.step()
+    path = save_checkpoint(tmp_path / "ckpt", model, opt)
+
+    schedule2 = paddle.optimizer.lr.StepDecay(0.1, step_size=1, gamma=0.5)
+    model2, opt2 = make_model_and_optimizer(lr=schedule2, optimizer="adam")
+    load_checkpoint(path, model2, opt2)       # the schedule sets the rate (set_lr would refuse)
+    assert schedule2.last_epoch == 2 and opt2.get_lr() == pytest.approx(0.025)
+
+
 def test_weights_only_file_is_the_course_format(tmp_path):
     model, _ = make_model_and_optimizer()
     path = save_weights(tmp_path / "model", model)
