@@ -41,6 +41,7 @@ import paddle
 
 from course.engine.errors import ConfigError
 from course.engine.names import new_names
+from course.engine.schedules import schedule_drives
 from course.engine.trainer import Trainer
 
 SKIP_END = 5                 # fastai: the last 5 points are left out of the suggestions and the plot
@@ -91,8 +92,7 @@ def find_lr(trainer, train_batches, start_lr=1e-7, end_lr=10.0, num_steps=100, s
     """
     trainer = _as_trainer(trainer)
     check_args(start_lr, end_lr, num_steps, smooth, diverge_factor)
-    # Paddle's optimizer state holds 'LR_Scheduler' when a schedule drives its rate.
-    if trainer.scheduler is not None or "LR_Scheduler" in trainer.optimizer.state_dict():
+    if trainer.scheduler is not None or schedule_drives(trainer.optimizer):
         driver = type(trainer.scheduler).__name__ if trainer.scheduler else "an LRScheduler"
         raise ConfigError("lr_find sets the learning rate itself: use schedule 'constant' "
                           f"(this trainer's rate is driven by {driver})")
