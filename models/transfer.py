@@ -116,6 +116,9 @@ class PooledHead(nn.Layer):
         return self.predictions(self.flatten(self.gap(x)))
 
 
+BATCH_NORMS = (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.SyncBatchNorm)
+
+
 def moving_statistics(layer):
     """The BatchNorm moving mean/variance tensors inside ``layer``.
 
@@ -124,8 +127,9 @@ def moving_statistics(layer):
     """
     stats = []
     for sub in [layer, *layer.sublayers()]:
-        if isinstance(sub, (nn.layer.norm._BatchNormBase, nn.BatchNorm)):
-            stats += [sub._mean, sub._variance]
+        if isinstance(sub, BATCH_NORMS):
+            own = dict(sub.named_parameters(include_sublayers=False))
+            stats += [own["_mean"], own["_variance"]]
     return stats
 
 
