@@ -12,12 +12,15 @@ from round to round. Prints every round, then the medians, the ratios ours / PyT
 thread scaling, and PASS/FAIL for the targets. See bench/README.md.
 
 PyTorch is optional (bench/requirements-peer.txt); without it the PyTorch columns are skipped
-with one line saying how to install it.
+with one line saying how to install it. ``--baseline DIR`` adds another checkout of the project
+(``git worktree add ../before REV``) as one more column, ours at that commit, and prints the ratio
+ours / baseline: a change's speed, before and after, measured side by side.
 
 examples:
   python bench/bench_peer.py                         # full run, ~5 min on 2 cores
   python bench/bench_peer.py --quick --dataset mnist:tests/fixtures/mnist_small.npz
   python bench/bench_peer.py --modes 1x1 --nets lenet --rounds 9 --json peer.json
+  python bench/bench_peer.py --modes 1x1 --rounds 9 --baseline ../before
 """
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ from course.engine.errors import ConfigError  # noqa: E402
 
 WORKER = ROOT / "bench" / "peer_worker.py"
 MODES = {"1x1": (1, 1), "1x2": (1, 2), "2x1": (2, 1)}   # name: (processes, threads each)
-LABELS = {"ours": "ours", "ours-paddle-conv": "ours, Paddle's conv kernels", "torch": "PyTorch"}
+LABELS = {"ours": "ours", "ours-paddle-conv": "ours, Paddle's conv kernels", "torch": "PyTorch",
+          "baseline": "ours at --baseline"}
 NET_LABELS = {"lenet": "LeNet", "mlp": "MLP 784-512-256-10"}
 TARGETS = {  # name: threshold of a ">=" target
     "ours / PyTorch, LeNet, 1 thread": 1.0,
@@ -101,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", default="1x1,1x2,2x1", help="modes, from: 1x1, 1x2, 2x1")
     p.add_argument("--no-paddle-conv", action="store_true",
                    help="leave out ours on Paddle's own conv kernels (the before-picture)")
+    p.add_argument("--baseline", metavar="DIR", default="",
+                   help="another checkout of this project (e.g. git worktree add ../before REV): "
+                        "its ours as one more column, and the ratio ours / baseline")
     return p
 
 
@@ -110,11 +117,15 @@ class Worker:
     def __init__(self, framework: str, threads: int, args, log_dir: str, name: str):
         env = dict(USER_ENV, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         self.name, self.log = name, Path(log_dir) / f"{name}.log"
+        # The baseline is ours, run by the other checkout's own worker (which puts that checkout
+        # first on its sys.path), from the other checkout.
+        root = Path(args.baseline).resolve() if framework == "baseline" else ROOT
         self.process = subprocess.Popen(
-            [sys.executable, str(WORKER), "--framework", framework, "--threads", str(threads),
+            [sys.executable, str(root / "bench" / "peer_worker.py"),
+             "--framework", "ours" if framework == "baseline" else framework, "--threads", str(threads),
              "--source", args.dataset, "--images", str(args.images), "--nets", args.nets],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True,
-            env=env, cwd=ROOT)
+            env=env, cwd=root)
 
     def read(self) -> dict:
         """The worker's next JSON (or READY) line; other lines it prints are passed through."""
@@ -216,16 +227,37 @@ def report(results, frameworks, modes, nets) -> list[str]:
                 ratio(name, f"ours|1x1|{net}", f"torch|1x1|{net}")
     if {"1x1", "1x2"} <= set(modes) and "lenet" in nets:
         ratio("ours LeNet, 2 threads / 1 thread", "ours|1x2|lenet", "ours|1x1|lenet")
+    if "baseline" in frameworks:
+        print_baseline_ratios(m, modes, nets)
     return print_targets([f"{name} = {v:.2f}  target >= {TARGETS[name]:g}  "
                           f"{'PASS' if v >= TARGETS[name] else 'FAIL'}  (rounds: "
                           f"{', '.join(format(r, '.2f') for r in rounds[name])})"
                           for name, v in values.items()])
 
 
+def print_baseline_ratios(m, modes, nets) -> None:
+    """ours / baseline for each net and mode: the ratio of the medians and the per-round median."""
+    for net in nets:
+        for mode in modes:
+            ours, base = m[f"ours|{mode}|{net}"], m[f"baseline|{mode}|{net}"]
+            whole = median([r["images_per_s"] for r in ours]) / median([r["images_per_s"] for r in base])
+            paired = median([a["images_per_s"] / b["images_per_s"] for a, b in zip(ours, base)])
+            print(f"ours / baseline, {NET_LABELS[net]}, {mode}: {whole:.3f} (per-round median {paired:.3f})")
+
+
+def check_baseline(path: str) -> None:
+    """ConfigError unless ``path`` is a checkout of this project (it has bench/peer_worker.py)."""
+    if path and not (Path(path) / "bench" / "peer_worker.py").is_file():
+        raise ConfigError(f"--baseline {path}: not a checkout of this project (no bench/peer_worker.py "
+                          "there); make one with: git worktree add ../before REV")
+
+
 def main(argv=None) -> int:
     args = parse_digits_args(build_parser(), argv, modes=MODES)
     rounds, nets, modes = args.rounds, args.nets.split(","), args.modes.split(",")
-    frameworks = ["ours"] + ([] if args.no_paddle_conv else ["ours-paddle-conv"])
+    check_baseline(args.baseline)
+    frameworks = (["ours"] + ([] if args.no_paddle_conv else ["ours-paddle-conv"])
+                  + (["baseline"] if args.baseline else []))
     if importlib.util.find_spec("torch") is None:
         print(INSTALL_HINT)
     else:

@@ -96,9 +96,10 @@ def test_the_peer_benchmark_runs_and_reports_its_rows(tmp_path):
     """bench/bench_peer.py --quick: a smoke run (the numbers mean nothing; the report must be whole)."""
     import importlib.util
 
+    # --baseline: this same checkout stands in for another commit's
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_peer.py"), "--quick",
                            "--modes", "1x1", "--nets", "lenet", "--dataset", f"mnist:{FIXTURE}",
-                           "--results-dir", str(tmp_path)],
+                           "--baseline", str(ROOT), "--results-dir", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
@@ -106,13 +107,15 @@ def test_the_peer_benchmark_runs_and_reports_its_rows(tmp_path):
     assert row, out
     cells = re.findall(r"([0-9]+) img/s \[\s*([0-9]+)-\s*([0-9]+)\]", row.group(1))
     has_torch = importlib.util.find_spec("torch") is not None
-    assert len(cells) == 2 + has_torch and all(int(m) > 0 for m, _, _ in cells)
+    assert len(cells) == 3 + has_torch and all(int(m) > 0 for m, _, _ in cells)
+    assert re.search(rf"^ours / baseline, LeNet, 1x1: {NUMBER} \(per-round median {NUMBER}\)$", out, re.M), out
     assert ("PyTorch is not installed" in out) is not has_torch
     assert "requirements-peer.txt" in out or has_torch
     assert ("ours / PyTorch, LeNet, 1 thread = " in out) is has_torch
     saved = result_file(tmp_path, "bench_peer")
     rounds = saved["measurements"]["ours|1x1|lenet"]
     assert len(rounds) == saved["rounds"] == 1 and finite_positive(rounds[0]["images_per_s"])
+    assert finite_positive(saved["measurements"]["baseline|1x1|lenet"][0]["images_per_s"])
 
 
 def test_the_digit_benchmarks_refuse_what_they_cannot_run_in_one_line():
@@ -121,6 +124,8 @@ def test_the_digit_benchmarks_refuse_what_they_cannot_run_in_one_line():
 
     with pytest.raises(ConfigError, match=r"--modes from 1x1,1x2,2x1.*got 'lenet,mlp', '3x1'"):
         bench_peer.main(["--modes", "3x1"])
+    with pytest.raises(ConfigError, match=r"--baseline .*: not a checkout of this project"):
+        bench_peer.main(["--baseline", str(ROOT / "docs")])
     with pytest.raises(ConfigError, match=r"--images >= 64"):
         bench_peer.main(["--images", "32"])
 
