@@ -79,6 +79,7 @@ def test_filmstar_adam_decay_is_the_articles_exponential_schedule():
     assert (sgd.run_name(), sgd.schedule) == ("sgd-lr0.01-seed0", "constant")
 
 
+@pytest.mark.slow   # ~25 s: five DenseNet121 arms
 def test_gym_dry_run_trains_the_five_arms_with_the_articles_controls(digits, tmp_path, capsys):
     code = run_main(gym_optimizers.main, ["--data", str(digits["split"]), "--dry-run",
                                           "--pretrained", "none", "--jobs", "1",
@@ -136,6 +137,7 @@ def test_reduce_lr_lowers_the_rate_on_a_plateau_and_plain_es_does_not(tmp_path, 
     assert "lr 0.01 -> 0.001 (epoch " in out
 
 
+@pytest.mark.slow   # ~11 s: three image models built and trained
 def test_lighten_lists_the_three_models_with_their_summary_parameter_counts(digits, tmp_path, capsys):
     from models import build_model, summarize
 
