@@ -7,9 +7,9 @@
   times slower, with bit-identical results (tests/test_speed_apply.py).
 - :func:`lenet_forward`: LeNet's ``pool(relu(conv(x)))`` blocks as one oneDNN function each
   (``block.py``), the model's own forward wherever the fused path does not apply.
-- :class:`FastLinear`: ``paddle.nn.Linear`` calling the operator ``F.linear`` ends in on a CPU,
-  ``linear_v2``, directly: ``F.linear`` reads a Paddle flag on every call first (tens of
-  microseconds, a tenth of the course MLP's step). Bit-identical (tests/test_speed_apply.py).
+- :class:`FastLinear`: ``paddle.nn.Linear`` calling Paddle's ``linear_v2`` operator directly
+  (Paddle 3.3 and newer): ``F.linear`` reads a Paddle flag on every call, then calls ``linear``,
+  which on a CPU takes longer for the same numbers. Bit-identical (tests/test_speed_apply.py).
 
 Anything else (a GPU, a graph traced for export, NHWC, padding modes other than zeros) runs
 ``paddle.nn.Conv2D``'s own forward.

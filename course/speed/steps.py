@@ -1,7 +1,8 @@
 """The two calls of a training step that Paddle wraps in Python it has nothing to do in:
 SGD's ``step`` and the cross-entropy. Both end in the same kernels as Paddle's own code, so the
-numbers are bit-identical (tests/test_speed_steps.py); the saving is Python per step, about 3%
-of a LeNet step and 12% of the course MLP's on one core (docs/performance.md).
+numbers are bit-identical (tests/test_speed_steps.py); the saving is the Python Paddle runs
+around its kernels on every step, which matters most for a small network (docs/performance.md
+has the figures).
 """
 from __future__ import annotations
 
