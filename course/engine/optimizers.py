@@ -44,16 +44,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import paddle
-
 from course import compat
 from course.engine.errors import ConfigError
+from course.speed.steps import fp32_on_cpu
 
 FRAMEWORKS = ("paddle", "keras", "torch")    # the order of every defaults tuple below
-
-
-def _fp32_on_cpu(parameters) -> bool:
-    return all(p.dtype == paddle.float32 and p.place.is_cpu_place() for p in parameters)
 
 
 @dataclass(frozen=True)
@@ -239,7 +234,7 @@ def build_optimizer(name, learning_rate, parameters, weight_decay: float = 0.0,
         # Paddle's multi-tensor path (made for GPUs) updates every weight in one kernel call; on
         # a CPU its per-parameter kernel is several times slower. Same rule, rounding-level
         # differences. fp32 weights on the CPU only (it refuses float64).
-        keywords["use_multi_tensor"] = _fp32_on_cpu(trainable)
+        keywords["use_multi_tensor"] = fp32_on_cpu(trainable)
     decay_keyword, off = entry.decay
     keywords[decay_keyword] = float(weight_decay) or off
     return cls(learning_rate=learning_rate, parameters=trainable, **keywords)

@@ -52,7 +52,7 @@ class FastConv2D(nn.Conv2D):
 class FastLinear(nn.Linear):
     """``paddle.nn.Linear`` (same arguments and parameters), its operator called directly."""
 
-    # Paddle 3.3 has it; before, F.linear's dygraph path is a matmul and an add, left to Paddle.
+    # Paddle 3.3 has it; before, there is only ``linear``, what F.linear calls: left to Paddle.
     direct = hasattr(_C_ops, "linear_v2")
 
     def forward(self, x):

@@ -27,7 +27,8 @@ def cross_entropy(logits, labels):
     return _C_ops.mean_all(loss)
 
 
-def _fp32_on_cpu(parameters) -> bool:
+def fp32_on_cpu(parameters) -> bool:
+    """Whether every parameter is float32 on the CPU: where the CPU's short paths apply."""
     return all(p.dtype == paddle.float32 and p.place.is_cpu_place() for p in parameters)
 
 
@@ -47,7 +48,7 @@ class ShortStepSGD(paddle.optimizer.SGD):
     def _short_step_applies(self) -> bool:
         params = self._parameter_list
         return (bool(params) and not isinstance(params[0], dict) and self.regularization is None
-                and self._grad_clip is None and _fp32_on_cpu(params)
+                and self._grad_clip is None and fp32_on_cpu(params)
                 and all(getattr(p, "regularizer", None) is None
                         and (p.optimize_attr or {}).get("learning_rate", 1.0) == 1.0
                         for p in params))
