@@ -47,7 +47,7 @@ from course.cli import CommandLine, run_main  # noqa: E402
 from course.engine.config import RunConfig  # noqa: E402
 from course.engine.errors import ConfigError  # noqa: E402
 
-WORKER = ROOT / "bench" / "peer_worker.py"
+WORKER = Path("bench") / "peer_worker.py"   # in this checkout, or in --baseline's
 MODES = {"1x1": (1, 1), "1x2": (1, 2), "2x1": (2, 1)}   # name: (processes, threads each)
 LABELS = {"ours": "ours", "ours-paddle-conv": "ours, Paddle's conv kernels", "torch": "PyTorch",
           "baseline": "ours at --baseline"}
@@ -121,7 +121,7 @@ class Worker:
         # first on its sys.path), from the other checkout.
         root = Path(args.baseline).resolve() if framework == "baseline" else ROOT
         self.process = subprocess.Popen(
-            [sys.executable, str(root / "bench" / "peer_worker.py"),
+            [sys.executable, str(root / WORKER),
              "--framework", "ours" if framework == "baseline" else framework, "--threads", str(threads),
              "--source", args.dataset, "--images", str(args.images), "--nets", args.nets],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True,
@@ -196,10 +196,8 @@ def report(results, frameworks, modes, nets) -> list[str]:
                 cells.append(f"{med[f'{fw}|{mode}|{net}']:9.0f} img/s [{min(v):6.0f}-{max(v):6.0f}]")
             line = f"{NET_LABELS[net]:20s} {mode:5s} " + " ".join(f"{c:>29s}" for c in cells)
             if "torch" in frameworks:
-                ours, torch = m[f"ours|{mode}|{net}"], m[f"torch|{mode}|{net}"]
-                paired = median([a["images_per_s"] / b["images_per_s"] for a, b in zip(ours, torch)])
-                line += (f"   {med[f'ours|{mode}|{net}'] / med[f'torch|{mode}|{net}']:.2f} "
-                         f"({paired:.2f})")
+                whole, paired = ratios(m[f"ours|{mode}|{net}"], m[f"torch|{mode}|{net}"])
+                line += f"   {whole:.2f} ({paired:.2f})"
             print(line)
     print()
     for fw in frameworks:
@@ -235,20 +233,25 @@ def report(results, frameworks, modes, nets) -> list[str]:
                           for name, v in values.items()])
 
 
+def ratios(a: list, b: list) -> tuple[float, float]:
+    """a / b of two interleaved measurements: the ratio of their medians, and the median of the
+    per-round ratios."""
+    whole = median([r["images_per_s"] for r in a]) / median([r["images_per_s"] for r in b])
+    return whole, median([x["images_per_s"] / y["images_per_s"] for x, y in zip(a, b)])
+
+
 def print_baseline_ratios(m, modes, nets) -> None:
     """ours / baseline for each net and mode: the ratio of the medians and the per-round median."""
     for net in nets:
         for mode in modes:
-            ours, base = m[f"ours|{mode}|{net}"], m[f"baseline|{mode}|{net}"]
-            whole = median([r["images_per_s"] for r in ours]) / median([r["images_per_s"] for r in base])
-            paired = median([a["images_per_s"] / b["images_per_s"] for a, b in zip(ours, base)])
+            whole, paired = ratios(m[f"ours|{mode}|{net}"], m[f"baseline|{mode}|{net}"])
             print(f"ours / baseline, {NET_LABELS[net]}, {mode}: {whole:.3f} (per-round median {paired:.3f})")
 
 
 def check_baseline(path: str) -> None:
     """ConfigError unless ``path`` is a checkout of this project (it has bench/peer_worker.py)."""
-    if path and not (Path(path) / "bench" / "peer_worker.py").is_file():
-        raise ConfigError(f"--baseline {path}: not a checkout of this project (no bench/peer_worker.py "
+    if path and not (Path(path) / WORKER).is_file():
+        raise ConfigError(f"--baseline {path}: not a checkout of this project (no {WORKER.as_posix()} "
                           "there); make one with: git worktree add ../before REV")
 
 
