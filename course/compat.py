@@ -12,6 +12,7 @@ import sys
 
 import paddle
 
+# What CI tests: requirements.txt pins the newest, noxfile.py runs the rest (tests/test_compat.py).
 SUPPORTED_PADDLE = ("2.6", "3.0", "3.1", "3.2", "3.3")
 MIN_PADDLE = (2, 6)
 MIN_PYTHON = (3, 9)

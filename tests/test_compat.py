@@ -63,3 +63,15 @@ def test_the_code_needs_no_python_newer_than_the_course_supports():
     minimum = ".".join(map(str, compat.MIN_PYTHON))
     assert "Target versions not met" not in check(minimum)
     assert "Target versions not met" in check("3.8")
+
+
+def test_every_supported_paddle_is_the_pinned_one_or_in_the_ci_matrix():
+    """compat.SUPPORTED_PADDLE is what CI tests: requirements.txt's pin plus noxfile.py's matrix."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    pinned = re.search(r"^paddlepaddle==(\S+)$", (root / "requirements.txt").read_text(), re.M).group(1)
+    matrix = re.search(r"^PADDLES = \{(.*)\}$", (root / "noxfile.py").read_text(), re.M).group(1)
+    tested = [pinned, *re.findall(r'"(\d+\.\d+\.\d+)":', matrix)]
+    assert sorted(".".join(v.split(".")[:2]) for v in tested) == sorted(compat.SUPPORTED_PADDLE)
+    assert compat.version_tuple(min(compat.SUPPORTED_PADDLE, key=compat.version_tuple)) == compat.MIN_PADDLE
